@@ -1,0 +1,50 @@
+/**
+ * The token provider contract between the transport and the `auth` module.
+ *
+ * The transport asks for a token before each request and, on a 401, once more with
+ * `forceRefresh: true` when the provider can refresh. Providers own caching and refresh.
+ *
+ * @module
+ */
+
+/** Options for {@link TokenProvider.getToken}. */
+export interface GetTokenOptions {
+  /** Discard the cached token and obtain a new one (the transport sets this after a 401). */
+  forceRefresh?: boolean;
+  /** Abort a slow refresh. */
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Supplies access tokens. Implementations share one refresh between concurrent callers.
+ *
+ * @example
+ * ```ts
+ * const provider: TokenProvider = { getToken: async () => process.env.RUCIO_ACCESS_TOKEN! };
+ * ```
+ */
+export interface TokenProvider {
+  /** Return a valid token, refreshing it if needed (or if `forceRefresh`). */
+  getToken(options?: GetTokenOptions): Promise<string>;
+  /** When the current token expires, if known. */
+  readonly expiresAt?: Date | undefined;
+  /** True when `getToken({ forceRefresh: true })` can yield a different token. */
+  readonly canRefresh?: boolean;
+}
+
+/** A token given as a string, a function returning one, or a {@link TokenProvider}. */
+export type TokenSource = string | (() => string | Promise<string>) | TokenProvider;
+
+/** Normalise any {@link TokenSource} to a {@link TokenProvider}. */
+export function toTokenProvider(source: TokenSource): TokenProvider {
+  if (typeof source === 'string') {
+    const token = source;
+    return { getToken: async () => token, canRefresh: false };
+  }
+  if (typeof source === 'function') {
+    const fn = source;
+    // A function is re-invoked on every call, so a forced refresh may return a new value.
+    return { getToken: async () => fn(), canRefresh: true };
+  }
+  return source;
+}

@@ -1,0 +1,388 @@
+/**
+ * The one place where a request description becomes a `Response`. Every module (rucio, esap, auth,
+ * staging) talks HTTP through a {@link Transport}; resource methods only describe requests.
+ *
+ * Built on ky: per-attempt and total timeouts, retries with exponential backoff and `Retry-After`
+ * for idempotent requests on 429/502/503/504 and network errors. On top of ky: auth header
+ * injection from a {@link TokenProvider}, a single "refresh the token and retry" on 401, per-endpoint
+ * `Accept` (never a global `application/json`: Rucio answers 406 on its streaming endpoints), error
+ * mapping to the {@link DlaasError} hierarchy, NDJSON streaming and response validation.
+ *
+ * @module
+ */
+import ky, { HTTPError, type KyInstance, type Options as KyOptions } from 'ky';
+import {
+  AbortError,
+  ConnectionError,
+  DlaasError,
+  InvalidArgumentError,
+  ResponseValidationError,
+  TimeoutError,
+  apiErrorFrom,
+  parseRucioErrorBody,
+  redactUrl,
+  registerSecret,
+  type ServiceName,
+} from './errors.js';
+import { parseNdjson } from './ndjson.js';
+import { toTokenProvider, type TokenProvider, type TokenSource } from './token.js';
+import { validate, type Schema } from './validate.js';
+
+/** HTTP methods the SDK uses. */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'MOVE' | 'OPTIONS';
+
+/** Query parameter values; arrays become repeated keys (`lfn=a&lfn=b`); `undefined` is dropped. */
+export type QueryValue = string | number | boolean | undefined | null | readonly (string | number | boolean)[];
+
+/** Retry policy. */
+export interface RetryPolicy {
+  /** Retries after the first attempt (default 3). */
+  limit?: number;
+  /** Upper bound of one backoff delay in ms (default 10 000, like Rucio's Python client). */
+  backoffLimit?: number;
+  /** Upper bound for a server's `Retry-After`, in ms (default 60 000). */
+  maxRetryAfter?: number;
+  /** Base delay of the exponential backoff in ms (default 250: 250, 500, 1000, ...). */
+  baseDelay?: number;
+}
+
+/** How the transport authenticates. */
+export interface TransportAuth {
+  /** Where tokens come from. */
+  token: TokenSource;
+  /** Header to put the token in (default `Authorization`). Rucio uses `X-Rucio-Auth-Token`. */
+  header?: string;
+  /** Prefix for the header value (default `Bearer` for `Authorization`, none otherwise). */
+  scheme?: string | null;
+}
+
+/** Options of a {@link Transport}. */
+export interface TransportOptions {
+  /** Service name for errors and logs, e.g. `rucio`. */
+  service: ServiceName;
+  /** Base URL; request paths are resolved under it (a path prefix is kept). */
+  baseUrl: string | URL;
+  /** Authentication; omit for anonymous services. */
+  auth?: TransportAuth | undefined;
+  /** `fetch` credentials mode, e.g. `'include'` for cookie sessions (browser on the ESAP origin). */
+  credentials?: RequestCredentials | undefined;
+  /** Headers sent with every request (never put secrets here: use `auth`). */
+  headers?: Record<string, string> | undefined;
+  /** Custom `fetch` (tests, proxies, instrumented clients). */
+  fetch?: typeof fetch | undefined;
+  /** Per-attempt timeout until response headers, in ms (default 30 000; `false` disables). */
+  timeout?: number | false | undefined;
+  /** Timeout for the whole operation including retries, in ms (default none). */
+  totalTimeout?: number | false | undefined;
+  /** Retry policy. */
+  retry?: RetryPolicy | undefined;
+}
+
+/** A request, described. */
+export interface RequestSpec {
+  method: HttpMethod;
+  /** Path under the base URL, already encoded (use the `path` tagged template). */
+  path: string;
+  query?: Record<string, QueryValue> | undefined;
+  /** JSON body (serialised with `JSON.stringify`). */
+  json?: unknown;
+  /** Raw body. Streams are never retried or replayed. */
+  body?: BodyInit | undefined;
+  headers?: Record<string, string> | undefined;
+  /** `Accept` for this endpoint. Omit to send none (Rucio then picks its default). */
+  accept?: string | undefined;
+  /** Retry this request even though its method is not idempotent (e.g. `POST /replicas/list` is a read). */
+  idempotent?: boolean | undefined;
+  /** Send credentials (default true when the transport has auth). */
+  auth?: boolean | undefined;
+  /** Redirect handling (default `follow`). */
+  redirect?: RequestRedirect | undefined;
+  /** Extra statuses to treat as success (e.g. 206 on `/auth/userpass`). */
+  okStatuses?: readonly number[] | undefined;
+  signal?: AbortSignal | undefined;
+  timeout?: number | false | undefined;
+  totalTimeout?: number | false | undefined;
+}
+
+/** Per-call options every public method accepts. */
+export interface CallOptions {
+  /** Abort the call. */
+  signal?: AbortSignal | undefined;
+  /** Per-attempt timeout in ms. */
+  timeout?: number | false | undefined;
+  /** Total timeout in ms. */
+  totalTimeout?: number | false | undefined;
+}
+
+/** Options for {@link Transport.ndjson}. */
+export interface StreamCallOptions extends CallOptions {
+  /** Abort if the stream stalls for this long between chunks (default 120 000 ms). */
+  idleTimeout?: number | undefined;
+}
+
+const RETRY_STATUS = [429, 502, 503, 504];
+const IDEMPOTENT = new Set<HttpMethod>(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+/**
+ * Shared HTTP transport for one service.
+ *
+ * @example
+ * ```ts
+ * const t = new Transport({ service: 'rucio', baseUrl: 'https://rucio.example.org',
+ *   auth: { token: process.env.RUCIO_ACCESS_TOKEN!, header: 'X-Rucio-Auth-Token' } });
+ * const ping = await t.json({ method: 'GET', path: 'ping', auth: false });
+ * ```
+ */
+export class Transport {
+  /** Service name used in errors. */
+  readonly service: ServiceName;
+  /** Normalised base URL (ends with `/`). */
+  readonly baseUrl: string;
+  readonly #ky: KyInstance;
+  readonly #provider: TokenProvider | undefined;
+  readonly #authHeader: string;
+  readonly #authScheme: string | null;
+  readonly #options: TransportOptions;
+
+  constructor(options: TransportOptions) {
+    this.service = options.service;
+    this.baseUrl = normaliseBase(options.baseUrl, options.service);
+    this.#options = options;
+    this.#provider = options.auth ? toTokenProvider(options.auth.token) : undefined;
+    this.#authHeader = options.auth?.header ?? 'Authorization';
+    this.#authScheme = options.auth?.scheme !== undefined ? options.auth.scheme : this.#authHeader.toLowerCase() === 'authorization' ? 'Bearer' : null;
+    const retry = options.retry ?? {};
+    const base = retry.baseDelay ?? 250;
+    const fetchImpl = options.fetch;
+    this.#ky = ky.create({
+      ...(fetchImpl ? { fetch: (input: RequestInfo | URL, init?: RequestInit) => fetchImpl(input, init) } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      timeout: options.timeout ?? 30_000,
+      totalTimeout: options.totalTimeout ?? false,
+      throwHttpErrors: true,
+      retry: {
+        limit: retry.limit ?? 3,
+        statusCodes: RETRY_STATUS,
+        afterStatusCodes: [429, 503],
+        maxRetryAfter: retry.maxRetryAfter ?? 60_000,
+        backoffLimit: retry.backoffLimit ?? 10_000,
+        delay: (attempt) => base * 2 ** (attempt - 1),
+        jitter: (d) => d * (0.8 + Math.random() * 0.4),
+      },
+    });
+  }
+
+  /** The token provider, when the transport authenticates. */
+  get tokenProvider(): TokenProvider | undefined {
+    return this.#provider;
+  }
+
+  /** Absolute URL for a path and query under this transport's base URL. */
+  url(pathAndQuery: string, query?: Record<string, QueryValue>): URL {
+    const u = new URL(pathAndQuery.replace(/^\/+/, ''), this.baseUrl);
+    if (query) {
+      for (const [k, v] of Object.entries(query)) {
+        if (v === undefined || v === null) continue;
+        if (Array.isArray(v)) for (const item of v as readonly (string | number | boolean)[]) u.searchParams.append(k, String(item));
+        else u.searchParams.append(k, String(v));
+      }
+    }
+    return u;
+  }
+
+  /**
+   * Send a request and return the `Response` (2xx, or a status in `okStatuses`). Failures are thrown as
+   * {@link DlaasError}s: `ApiError` subclasses for HTTP errors, `ConnectionError`, `TimeoutError`, `AbortError`.
+   */
+  async request(spec: RequestSpec): Promise<Response> {
+    const url = this.url(spec.path, spec.query);
+    const ctx = { service: this.service, method: spec.method, url: url.toString() };
+    if (spec.signal?.aborted) throw new AbortError(`${this.service} ${spec.method} ${url.pathname}: aborted before sending`, { cause: spec.signal.reason });
+    const useAuth = spec.auth !== false && this.#provider !== undefined;
+    const replayable = !(spec.body instanceof ReadableStream);
+    let token = useAuth ? await this.#token(false, spec.signal) : undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#send(spec, url, token);
+      } catch (error) {
+        if (
+          attempt === 0 &&
+          useAuth &&
+          replayable &&
+          this.#provider?.canRefresh &&
+          error instanceof DlaasError &&
+          'status' in error &&
+          (error as { status: number }).status === 401
+        ) {
+          // The token may have expired between issue and use: ask for a fresh one, once.
+          token = await this.#token(true, spec.signal);
+          continue;
+        }
+        throw mapError(error, ctx, spec);
+      }
+    }
+  }
+
+  /** Send a request and parse the body as JSON, validated by `schema` when given. */
+  async json<T = unknown>(spec: RequestSpec, schema?: Schema<T>): Promise<T> {
+    const res = await this.request(spec);
+    const text = await readText(res, spec, this.service);
+    return parseJsonBody(text, endpointOf(spec), schema);
+  }
+
+  /** Send a request and return the body as text. */
+  async text(spec: RequestSpec): Promise<string> {
+    const res = await this.request(spec);
+    return readText(res, spec, this.service);
+  }
+
+  /** Send a request and discard the body; returns the response headers and status. */
+  async send(spec: RequestSpec): Promise<{ status: number; headers: Headers }> {
+    const res = await this.request(spec);
+    await res.body?.cancel().catch(() => {});
+    return { status: res.status, headers: res.headers };
+  }
+
+  /**
+   * Stream an NDJSON (`application/x-json-stream`) listing as an async iterable. Each line is
+   * validated with `schema`. The request starts on the first `next()`; `break` cancels it.
+   */
+  ndjson<T>(spec: RequestSpec & { idleTimeout?: number | undefined }, schema?: Schema<T>): AsyncIterable<T> {
+    const endpoint = endpointOf(spec);
+    const self = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const controller = new AbortController();
+        const signal = spec.signal ? AbortSignal.any([spec.signal, controller.signal]) : controller.signal;
+        const res = await self.request({ ...spec, signal });
+        const url = redactUrl(res.url || self.url(spec.path, spec.query)) ?? '';
+        yield* parseNdjson<T>(res, {
+          endpoint,
+          signal: spec.signal,
+          idleTimeoutMs: spec.idleTimeout ?? 120_000,
+          request: { service: self.service, method: spec.method, url },
+          onCancel: () => controller.abort(),
+          ...(schema ? { map: (value: unknown, line: number) => validate(schema, value, endpoint, `line ${line}`) } : {}),
+        });
+      },
+    };
+  }
+
+  async #token(force: boolean, signal: AbortSignal | undefined): Promise<string> {
+    const provider = this.#provider as TokenProvider;
+    let token: string;
+    try {
+      token = await provider.getToken({ ...(force ? { forceRefresh: true } : {}), signal });
+    } catch (error) {
+      if (error instanceof DlaasError) throw error;
+      throw new DlaasError(`${this.service}: could not obtain an access token`, { cause: error });
+    }
+    if (typeof token !== 'string' || token.length === 0) {
+      throw new InvalidArgumentError('token', `${this.service}: the token provider returned an empty token`);
+    }
+    if (/[\r\n]/.test(token)) throw new InvalidArgumentError('token', `${this.service}: the token contains a line break`);
+    registerSecret(token);
+    return token;
+  }
+
+  async #send(spec: RequestSpec, url: URL, token: string | undefined): Promise<Response> {
+    const headers = new Headers(this.#options.headers);
+    for (const [k, v] of Object.entries(spec.headers ?? {})) headers.set(k, v);
+    for (const [k, v] of headers) if (/password|token|authorization|secret/i.test(k)) registerSecret(v.replace(/^Bearer\s+/i, ''));
+    if (spec.accept) headers.set('Accept', spec.accept);
+    if (token !== undefined) headers.set(this.#authHeader, this.#authScheme ? `${this.#authScheme} ${token}` : token);
+    const retryable = spec.idempotent ?? IDEMPOTENT.has(spec.method);
+    const opts: KyOptions = {
+      method: spec.method,
+      headers,
+      redirect: spec.redirect ?? 'follow',
+      retry: {
+        methods: retryable ? [spec.method.toLowerCase()] : [],
+        ...(retryable ? {} : { limit: 0 }),
+      },
+      ...(spec.body instanceof ReadableStream ? { retry: { limit: 0 }, duplex: 'half' } : {}),
+      ...(spec.signal ? { signal: spec.signal } : {}),
+      ...(spec.timeout !== undefined ? { timeout: spec.timeout } : {}),
+      ...(spec.totalTimeout !== undefined ? { totalTimeout: spec.totalTimeout } : {}),
+      ...(spec.json !== undefined ? { json: spec.json } : spec.body !== undefined ? { body: spec.body } : {}),
+      ...(spec.okStatuses ? { throwHttpErrors: (status: number) => !spec.okStatuses?.includes(status) } : {}),
+    };
+    return this.#ky(url, opts);
+  }
+}
+
+function normaliseBase(base: string | URL, service: ServiceName): string {
+  let u: URL;
+  try {
+    u = new URL(String(base));
+  } catch {
+    throw new InvalidArgumentError('baseUrl', `${service}: base URL ${JSON.stringify(redactUrl(String(base)) ?? String(base))} is not an absolute URL`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new InvalidArgumentError('baseUrl', `${service}: base URL must be http(s), got ${u.protocol}`);
+  if (u.username || u.password) throw new InvalidArgumentError('baseUrl', `${service}: base URL must not contain credentials`);
+  u.search = '';
+  u.hash = '';
+  if (!u.pathname.endsWith('/')) u.pathname += '/';
+  return u.toString();
+}
+
+/** `METHOD /path` of a request, for messages. */
+export function endpointOf(spec: Pick<RequestSpec, 'method' | 'path'>): string {
+  return `${spec.method} /${spec.path.replace(/^\/+/, '').split('?')[0]}`;
+}
+
+async function readText(res: Response, spec: RequestSpec, service: ServiceName): Promise<string> {
+  try {
+    return await res.text();
+  } catch (cause) {
+    if (spec.signal?.aborted) throw new AbortError(undefined, { cause: spec.signal.reason });
+    throw new ConnectionError({ service, method: spec.method, url: res.url, cause }, `${service} ${endpointOf(spec)}: connection lost while reading the response body`);
+  }
+}
+
+/** Parse a JSON body (validated when a schema is given); a broken body is a {@link ResponseValidationError}. */
+export function parseJsonBody<T>(text: string, endpoint: string, schema?: Schema<T>): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new ResponseValidationError(endpoint, '', 'is not valid JSON', text, { cause });
+  }
+  return schema ? validate(schema, value, endpoint) : (value as T);
+}
+
+function mapError(error: unknown, ctx: { service: ServiceName; method: string; url: string }, spec: RequestSpec): DlaasError {
+  if (error instanceof DlaasError) return error;
+  if (error instanceof HTTPError) {
+    const res = error.response;
+    const data: unknown = (error as HTTPError & { data?: unknown }).data;
+    const text = typeof data === 'string' ? data : data === undefined ? '' : safeStringify(data);
+    const parsed = parseRucioErrorBody(text, res.headers);
+    const retryAfter = parseRetryAfter(res.headers.get('Retry-After'));
+    return apiErrorFrom({ status: res.status, ...ctx, ...parsed, ...(retryAfter !== undefined ? { retryAfter } : {}) });
+  }
+  const name = error instanceof Error ? error.name : '';
+  if (spec.signal?.aborted || name === 'AbortError') {
+    return new AbortError(`${ctx.service} ${ctx.method} ${new URL(ctx.url).pathname}: aborted`, { cause: spec.signal?.reason ?? error });
+  }
+  if (name === 'TimeoutError') {
+    const ms = typeof spec.timeout === 'number' ? spec.timeout : undefined;
+    return new TimeoutError({ ...ctx, cause: error, timeoutMs: ms });
+  }
+  return new ConnectionError({ ...ctx, cause: error });
+}
+
+function safeStringify(v: unknown): string {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return '';
+  }
+}
+
+function parseRetryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : Math.max(0, Math.round((t - Date.now()) / 1000));
+}

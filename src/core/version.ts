@@ -1,0 +1,2 @@
+/** The dlaas package version. */
+export const VERSION = '0.1.0';
