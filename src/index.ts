@@ -12,3 +12,4 @@
  * @module
  */
 export * from './core/index.js';
+export { lfn2pathHash, lfn2pathIdentity, buildPfn, type PfnProtocol } from './rucio/lfn2pfn.js';

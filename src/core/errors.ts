@@ -55,13 +55,9 @@ export function redactUrl(url: string | URL | undefined): string | undefined {
   u.username = '';
   u.password = '';
   u.hash = '';
-  const params = [...u.searchParams.keys()];
-  for (const key of new Set(params)) {
-    if (SECRET_PARAM.test(key)) {
-      const n = u.searchParams.getAll(key).length;
-      u.searchParams.delete(key);
-      for (let i = 0; i < n; i++) u.searchParams.append(key, '[redacted]');
-    }
+  const entries = [...u.searchParams.entries()];
+  if (entries.some(([k]) => SECRET_PARAM.test(k))) {
+    u.search = new URLSearchParams(entries.map(([k, v]) => [k, SECRET_PARAM.test(k) ? '[redacted]' : v])).toString();
   }
   return u.toString();
 }

@@ -26,7 +26,8 @@ export interface NdjsonOptions<T> {
   request?: { service: ServiceName; method: string; url: string };
 }
 
-type Source = ReadableStream<Uint8Array> | Response | null;
+/** What {@link parseNdjson} reads: a byte stream, a whole `Response`, or `null` (no body). */
+export type NdjsonSource = ReadableStream<Uint8Array> | Response | null;
 
 /**
  * Iterate the JSON values of an NDJSON body, one per line.
@@ -42,7 +43,7 @@ type Source = ReadableStream<Uint8Array> | Response | null;
  * for await (const rse of parseNdjson(response)) console.log(rse);
  * ```
  */
-export async function* parseNdjson<T = unknown>(source: Source, options: NdjsonOptions<T> = {}): AsyncGenerator<T, void, undefined> {
+export async function* parseNdjson<T = unknown>(source: NdjsonSource, options: NdjsonOptions<T> = {}): AsyncGenerator<T, void, undefined> {
   const body = source instanceof Response ? source.body : source;
   if (!body) return;
   const { map, endpoint, signal, onCancel, idleTimeoutMs, request } = options;

@@ -18,6 +18,7 @@ import {
   InvalidArgumentError,
   ResponseValidationError,
   TimeoutError,
+  UnauthenticatedError,
   apiErrorFrom,
   parseRucioErrorBody,
   redactUrl,
@@ -205,20 +206,13 @@ export class Transport {
       try {
         return await this.#send(spec, url, token);
       } catch (error) {
-        if (
-          attempt === 0 &&
-          useAuth &&
-          replayable &&
-          this.#provider?.canRefresh &&
-          error instanceof DlaasError &&
-          'status' in error &&
-          (error as { status: number }).status === 401
-        ) {
+        const mapped = mapError(error, ctx, spec);
+        if (attempt === 0 && useAuth && replayable && this.#provider?.canRefresh && mapped instanceof UnauthenticatedError && mapped.status === 401) {
           // The token may have expired between issue and use: ask for a fresh one, once.
           token = await this.#token(true, spec.signal);
           continue;
         }
-        throw mapError(error, ctx, spec);
+        throw mapped;
       }
     }
   }

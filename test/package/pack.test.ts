@@ -1,0 +1,68 @@
+/**
+ * Tests the artifact users install: `npm pack`, install the tarball into a scratch project, then
+ * `require('dlaas')` and `import('dlaas')` and call real functions through each entry point.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../..');
+let scratch = '';
+
+function run(cmd: string, args: string[], cwd: string): string {
+  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_loglevel: 'error' } });
+}
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist/index.js')) || !existsSync(join(root, 'dist/index.cjs'))) {
+    throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+  }
+  scratch = mkdtempSync(join(tmpdir(), 'dlaas-pack-'));
+  const out = run('npm', ['pack', '--json', '--pack-destination', scratch], root);
+  const filename = (JSON.parse(out) as { filename: string }[])[0]!.filename;
+  writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true, version: '0.0.0' }));
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(scratch, filename)], scratch);
+}, 180_000);
+
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+const script = `
+  const did = dlaas.parseDid('user.jdoe:run1/image.fits');
+  const t = new dlaas.Transport({ service: 'rucio', baseUrl: 'http://127.0.0.1:9/', fetch: async () => new Response('{"version":"41.0.0"}') });
+  const ping = await t.json({ method: 'GET', path: 'ping', auth: false });
+  const pfn = await dlaas.lfn2pathHash({ scope: 'test', name: 'file1' });
+  console.log(JSON.stringify({ did, formatted: dlaas.formatDid(did), ping, pfn, isErr: new dlaas.NotFoundError({ status: 404, service: 'rucio', method: 'GET', url: 'http://h/' }) instanceof dlaas.DlaasError, version: dlaas.VERSION }));
+`;
+const expected = { did: { scope: 'user.jdoe', name: 'run1/image.fits' }, formatted: 'user.jdoe:run1/image.fits', ping: { version: '41.0.0' }, pfn: 'test/80/25/file1', isErr: true };
+
+describe('packed tarball', () => {
+  it('works through require() (CommonJS, with ky inlined)', () => {
+    writeFileSync(join(scratch, 'cjs.cjs'), `const dlaas = require('dlaas'); (async () => { ${script} })().catch((e) => { console.error(e); process.exit(1); });`);
+    const out = JSON.parse(run(process.execPath, ['cjs.cjs'], scratch));
+    expect(out).toMatchObject(expected);
+  });
+
+  it('works through import() (ESM)', () => {
+    writeFileSync(join(scratch, 'esm.mjs'), `const dlaas = await import('dlaas'); ${script}`);
+    const out = JSON.parse(run(process.execPath, ['esm.mjs'], scratch));
+    expect(out).toMatchObject(expected);
+  });
+
+  it('exposes ./node and ./testing through both module systems', () => {
+    writeFileSync(join(scratch, 'sub.cjs'), `const n = require('dlaas/node'); const t = require('dlaas/testing'); console.log(JSON.stringify([typeof n.VERSION, typeof t.VERSION]));`);
+    writeFileSync(join(scratch, 'sub.mjs'), `const n = await import('dlaas/node'); const t = await import('dlaas/testing'); console.log(JSON.stringify([typeof n.VERSION, typeof t.VERSION]));`);
+    expect(JSON.parse(run(process.execPath, ['sub.cjs'], scratch))).toEqual(['string', 'string']);
+    expect(JSON.parse(run(process.execPath, ['sub.mjs'], scratch))).toEqual(['string', 'string']);
+  });
+
+  it('ships no test files or sources of the tests', () => {
+    const list = JSON.parse(run('npm', ['pack', '--dry-run', '--json'], root)) as { files: { path: string }[] }[];
+    const paths = list[0]!.files.map((f) => f.path);
+    expect(paths).toContain('dist/index.cjs');
+    expect(paths.some((p) => p.startsWith('test/'))).toBe(false);
+  });
+});
