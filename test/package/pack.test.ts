@@ -66,3 +66,16 @@ describe('packed tarball', () => {
     expect(paths.some((p) => p.startsWith('test/'))).toBe(false);
   });
 });
+
+describe('isomorphic core build', () => {
+  it('has no Node built-ins, eval, new Function or dynamic import() in the browser-facing entry', async () => {
+    const { readFileSync, readdirSync } = await import('node:fs');
+    const files = ['index.js', ...readdirSync(join(root, 'dist')).filter((f) => /^chunk-.*\.js$/.test(f))];
+    for (const f of files) {
+      const code = readFileSync(join(root, 'dist', f), 'utf8');
+      expect(code, f).not.toMatch(/from\s+["']node:|require\(["']node:/);
+      expect(code, f).not.toMatch(/\bnew Function\(|\beval\(/);
+      expect(code, f).not.toMatch(/\bimport\(/);
+    }
+  });
+});
