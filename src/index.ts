@@ -12,4 +12,5 @@
  * @module
  */
 export * from './core/index.js';
-export { lfn2pathHash, lfn2pathIdentity, buildPfn, type PfnProtocol } from './rucio/lfn2pfn.js';
+export { Listing } from './core/listing.js';
+export * from './rucio/index.js';

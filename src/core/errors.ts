@@ -30,6 +30,8 @@ export const ErrorCode = {
   aborted: 'DLAAS_ABORTED',
   responseValidation: 'DLAAS_RESPONSE_VALIDATION',
   stream: 'DLAAS_STREAM',
+  ruleStuck: 'DLAAS_RULE_STUCK',
+  ruleNotProgressing: 'DLAAS_RULE_NOT_PROGRESSING',
 } as const;
 
 /** One of the {@link ErrorCode} values. */

@@ -96,7 +96,7 @@ export interface RequestSpec {
   idempotent?: boolean | undefined;
   /** Send credentials (default true when the transport has auth). */
   auth?: boolean | undefined;
-  /** Redirect handling (default `follow`). */
+  /** Redirects: by default followed by the transport (same origin keeps credentials, another origin drops them); `manual` returns the 3xx. */
   redirect?: RequestRedirect | undefined;
   /** Extra statuses to treat as success (e.g. 206 on `/auth/userpass`). */
   okStatuses?: readonly number[] | undefined;
@@ -122,6 +122,13 @@ export interface StreamCallOptions extends CallOptions {
 }
 
 const RETRY_STATUS = [429, 502, 503, 504];
+const REDIRECT = new Set([301, 302, 303, 307, 308]);
+const SECRET_HEADER = /authorization|token|password|secret|cookie/i;
+
+function stripSecrets(headers: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!headers) return headers;
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => !SECRET_HEADER.test(k)));
+}
 const IDEMPOTENT = new Set<HttpMethod>(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 
 /**
@@ -196,10 +203,36 @@ export class Transport {
    * {@link DlaasError}s: `ApiError` subclasses for HTTP errors, `ConnectionError`, `TimeoutError`, `AbortError`.
    */
   async request(spec: RequestSpec): Promise<Response> {
-    const url = this.url(spec.path, spec.query);
+    let current = spec;
+    let url = this.url(spec.path, spec.query);
+    let withAuth = spec.auth !== false && this.#provider !== undefined;
+    for (let hop = 0; ; hop++) {
+      const res = await this.#attempt(current, url, withAuth);
+      if (!REDIRECT.has(res.status) || current.redirect === 'manual') {
+        if (res.type === 'opaqueredirect') {
+          // Browsers hide the Location of manual redirects: let the browser follow (CORS rules apply there).
+          return this.#attempt({ ...current, redirect: 'follow' }, url, withAuth);
+        }
+        return res;
+      }
+      const location = res.headers.get('Location');
+      await res.body?.cancel().catch(() => {});
+      if (!location || hop >= 5) {
+        throw new ConnectionError({ service: this.service, method: current.method, url: url.toString() }, `${this.service} ${current.method} ${url.pathname}: ${location ? 'too many redirects' : `redirect ${res.status} without Location`}`);
+      }
+      const next = new URL(location, url);
+      // Credentials never follow a redirect to another origin.
+      if (next.origin !== url.origin) withAuth = false;
+      const method = res.status === 303 || ((res.status === 301 || res.status === 302) && current.method === 'POST') ? 'GET' : current.method;
+      const headers = next.origin === url.origin ? current.headers : stripSecrets(current.headers);
+      current = { ...current, method, headers, ...(method === 'GET' ? { json: undefined, body: undefined } : {}), path: '', query: undefined };
+      url = next;
+    }
+  }
+
+  async #attempt(spec: RequestSpec, url: URL, useAuth: boolean): Promise<Response> {
     const ctx = { service: this.service, method: spec.method, url: url.toString() };
     if (spec.signal?.aborted) throw new AbortError(`${this.service} ${spec.method} ${url.pathname}: aborted before sending`, { cause: spec.signal.reason });
-    const useAuth = spec.auth !== false && this.#provider !== undefined;
     const replayable = !(spec.body instanceof ReadableStream);
     let token = useAuth ? await this.#token(false, spec.signal) : undefined;
     for (let attempt = 0; ; attempt++) {
@@ -289,7 +322,8 @@ export class Transport {
     const opts: KyOptions = {
       method: spec.method,
       headers,
-      redirect: spec.redirect ?? 'follow',
+      // Redirects are followed by request() itself, so credentials never cross origins.
+      redirect: spec.redirect === 'follow' ? 'follow' : 'manual',
       retry: {
         methods: retryable ? [spec.method.toLowerCase()] : [],
         ...(retryable ? {} : { limit: 0 }),
@@ -299,7 +333,7 @@ export class Transport {
       ...(spec.timeout !== undefined ? { timeout: spec.timeout } : {}),
       ...(spec.totalTimeout !== undefined ? { totalTimeout: spec.totalTimeout } : {}),
       ...(spec.json !== undefined ? { json: spec.json } : spec.body !== undefined ? { body: spec.body } : {}),
-      ...(spec.okStatuses ? { throwHttpErrors: (status: number) => !spec.okStatuses?.includes(status) } : {}),
+      throwHttpErrors: (status: number) => status !== 0 && !REDIRECT.has(status) && !spec.okStatuses?.includes(status),
     };
     return this.#ky(url, opts);
   }

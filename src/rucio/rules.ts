@@ -1,0 +1,268 @@
+/**
+ * @module
+ */
+import { didPath, toDid, type Did } from '../core/did.js';
+import { formatRfc1123 } from '../core/dates.js';
+import { AbortError, InvalidArgumentError } from '../core/errors.js';
+import type { Listing } from '../core/listing.js';
+import type { CallOptions, StreamCallOptions } from '../core/transport.js';
+import type { RucioApi } from './api.js';
+import { RuleNotProgressingError, RuleStuckError } from './errors.js';
+import {
+  DID_TYPE_CODE,
+  DidRuleHistoryEntrySchema,
+  GROUPING_CODE,
+  LockSchema,
+  RULE_STATE_CODE,
+  RuleHistoryEntrySchema,
+  RuleSchema,
+  StringArraySchema,
+  type DidRuleHistoryEntry,
+  type Lock,
+  type Rule,
+  type RuleGrouping,
+  type RuleHistoryEntry,
+  type RuleState,
+} from './types.js';
+
+/**
+ * The body of `POST /rules/`, with Rucio's field names. Omitted fields take the Python client's
+ * defaults (`grouping: 'DATASET'`, `locked: false`, `notify: 'N'`, `priority: 3`, …); `account`
+ * defaults to the client's account.
+ */
+export interface RuleCreate {
+  dids: readonly Did[];
+  copies: number;
+  rse_expression: string;
+  account?: string | null;
+  weight?: string | null;
+  /** Seconds until the rule expires; `null` = never. */
+  lifetime?: number | null;
+  grouping?: RuleGrouping;
+  locked?: boolean;
+  source_replica_expression?: string | null;
+  activity?: string | null;
+  notify?: 'Y' | 'N' | 'C' | 'P' | null;
+  purge_replicas?: boolean;
+  ignore_availability?: boolean;
+  comment?: string | null;
+  ask_approval?: boolean;
+  asynchronous?: boolean;
+  delay_injection?: number | null;
+  priority?: number;
+  split_container?: boolean;
+  /** Free metadata; objects are JSON-encoded (the server's schema wants a string). */
+  meta?: string | Record<string, unknown> | null;
+}
+
+/** Filters of {@link Rules.list} (state/type/grouping given as names; sent as Rucio's letters). */
+export interface RuleFilters {
+  account?: string;
+  scope?: string;
+  name?: string;
+  rse_expression?: string;
+  state?: RuleState;
+  did_type?: 'FILE' | 'DATASET' | 'CONTAINER';
+  grouping?: RuleGrouping;
+  activity?: string;
+  created_before?: Date;
+  created_after?: Date;
+  updated_before?: Date;
+  updated_after?: Date;
+  [column: string]: string | number | boolean | Date | undefined;
+}
+
+/** Options of `PUT /rules/{id}` (`{options: {...}}`). */
+export interface RuleUpdate {
+  comment?: string;
+  locked?: boolean;
+  lifetime?: number | null;
+  account?: string;
+  state?: 'SUSPENDED' | 'STUCK';
+  activity?: string;
+  source_replica_expression?: string | null;
+  cancel_requests?: boolean;
+  priority?: number;
+  child_rule_id?: string | null;
+  meta?: string | Record<string, unknown>;
+  purge_replicas?: boolean;
+  boost_rule?: boolean;
+}
+
+/** Progress of a rule, as reported by {@link Rules.waitFor}. */
+export interface RuleProgress {
+  ruleId: string;
+  state: string;
+  /** Locks (files × copies) done. */
+  ok: number;
+  replicating: number;
+  stuck: number;
+  total: number;
+  /** `ok / total` in [0, 1] (1 for an empty rule). */
+  fraction: number;
+  /** The rule as last read. */
+  rule: Rule;
+}
+
+/** Options of {@link Rules.waitFor}. */
+export interface WaitForRuleOptions extends CallOptions {
+  /** Called after each poll. */
+  onProgress?: (progress: RuleProgress) => void;
+  /** First poll interval in ms (default 2000); grows ×1.5 up to `maxPollInterval`. */
+  pollInterval?: number;
+  /** Largest poll interval in ms (default 30 000). */
+  maxPollInterval?: number;
+}
+
+const RULE_ID = /^[0-9a-fA-F]{32}$/;
+
+function ruleId(id: string): string {
+  if (typeof id !== 'string' || !RULE_ID.test(id)) throw new InvalidArgumentError('ruleId', `Invalid rule id ${JSON.stringify(String(id)).slice(0, 60)}: expected 32 hex digits`);
+  return id.toLowerCase();
+}
+
+function letter(map: Record<string, string>, field: string, value: string): string {
+  const code = map[value];
+  if (!code) throw new InvalidArgumentError(field, `unknown ${field} ${JSON.stringify(value)} (use one of ${Object.keys(map).join(', ')})`);
+  return code;
+}
+
+/** Progress numbers of a rule. */
+export function ruleProgress(rule: Rule): RuleProgress {
+  const ok = rule.locks_ok_cnt;
+  const replicating = rule.locks_replicating_cnt;
+  const stuck = rule.locks_stuck_cnt;
+  const total = ok + replicating + stuck;
+  return { ruleId: rule.id, state: rule.state, ok, replicating, stuck, total, fraction: total === 0 ? 1 : ok / total, rule };
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortError('waiting for the rule was aborted', { cause: signal.reason }));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new AbortError('waiting for the rule was aborted', { cause: signal?.reason }));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Replication rules (`/rules`): ask the Data Lake to place copies of data on RSEs, and watch them.
+ *
+ * @example
+ * ```ts
+ * const [id] = await rucio.rules.create({ dids: [parseDid('lofar:L123456')], copies: 1, rse_expression: 'SURF-DCACHE', lifetime: 86400 });
+ * await rucio.rules.waitFor(id!, { onProgress: (p) => console.log(`${p.ok}/${p.total}`) });
+ * ```
+ */
+export class Rules {
+  /** @internal */
+  constructor(private readonly api: RucioApi) {}
+
+  /**
+   * Create rules (one per DID); returns their ids. Not retried automatically (a POST).
+   * @throws DuplicateError (`DuplicateRule`), ConflictError (`InvalidRSEExpression`, …), NotFoundError (missing DID).
+   */
+  create(rule: RuleCreate, options?: CallOptions): Promise<string[]> {
+    if (!Array.isArray(rule.dids) || rule.dids.length === 0) throw new InvalidArgumentError('dids', 'a rule needs at least one DID');
+    if (!Number.isInteger(rule.copies) || rule.copies < 1) throw new InvalidArgumentError('copies', 'copies must be a positive integer');
+    if (typeof rule.rse_expression !== 'string' || rule.rse_expression.trim() === '') throw new InvalidArgumentError('rse_expression', 'rse_expression must be a non-empty string');
+    const body = {
+      dids: rule.dids.map((d) => ({ scope: toDid(d).scope, name: d.name })),
+      copies: rule.copies,
+      rse_expression: rule.rse_expression,
+      weight: rule.weight ?? null,
+      lifetime: rule.lifetime ?? null,
+      grouping: rule.grouping ?? 'DATASET',
+      account: rule.account !== undefined ? rule.account : (this.api.account ?? null),
+      locked: rule.locked ?? false,
+      source_replica_expression: rule.source_replica_expression ?? null,
+      activity: rule.activity ?? null,
+      notify: rule.notify ?? 'N',
+      purge_replicas: rule.purge_replicas ?? false,
+      ignore_availability: rule.ignore_availability ?? false,
+      comment: rule.comment ?? null,
+      ask_approval: rule.ask_approval ?? false,
+      asynchronous: rule.asynchronous ?? false,
+      delay_injection: rule.delay_injection ?? null,
+      priority: rule.priority ?? 3,
+      split_container: rule.split_container ?? false,
+      meta: rule.meta === undefined || rule.meta === null || typeof rule.meta === 'string' ? (rule.meta ?? null) : JSON.stringify(rule.meta),
+    };
+    return this.api.writeJson('POST', 'rules/', body, StringArraySchema, options);
+  }
+
+  /** One rule (`GET /rules/{id}`). @throws NotFoundError (`RuleNotFound`). */
+  get(id: string, options?: CallOptions): Promise<Rule> {
+    return this.api.get(`rules/${ruleId(id)}`, RuleSchema, undefined, options);
+  }
+
+  /** List rules by column filters (`GET /rules/`); dates are sent in RFC 1123, enums as letters. */
+  list(filters: RuleFilters = {}, options?: StreamCallOptions): Listing<Rule> {
+    const query: Record<string, string | number | boolean> = {};
+    for (const [k, v] of Object.entries(filters)) {
+      if (v === undefined) continue;
+      if (k === 'state') query[k] = letter(RULE_STATE_CODE, 'state', String(v));
+      else if (k === 'did_type') query[k] = letter(DID_TYPE_CODE, 'did_type', String(v));
+      else if (k === 'grouping') query[k] = letter(GROUPING_CODE, 'grouping', String(v));
+      else if (v instanceof Date) query[k] = formatRfc1123(v);
+      else query[k] = v;
+    }
+    return this.api.list('rules/', RuleSchema, query, options);
+  }
+
+  /** Locks of a rule: one per file and RSE (`GET /rules/{id}/locks`). */
+  locks(id: string, options?: StreamCallOptions): Listing<Lock> {
+    return this.api.list(`rules/${ruleId(id)}/locks`, LockSchema, undefined, options);
+  }
+
+  /** State history of a rule (`GET /rules/{id}/history`). */
+  history(id: string, options?: StreamCallOptions): Listing<RuleHistoryEntry> {
+    return this.api.list(`rules/${ruleId(id)}/history`, RuleHistoryEntrySchema, undefined, options);
+  }
+
+  /** Every rule a DID has had (`GET /rules/{scope}/{name}/history`). */
+  didHistory(did: Did, options?: StreamCallOptions): Listing<DidRuleHistoryEntry> {
+    return this.api.list(`rules/${didPath(toDid(did))}/history`, DidRuleHistoryEntrySchema, undefined, options);
+  }
+
+  /** Update a rule (`PUT /rules/{id}` with `{options}`). */
+  update(id: string, update: RuleUpdate, options?: CallOptions): Promise<void> {
+    const opts = { ...update, ...(update.meta !== undefined && typeof update.meta !== 'string' ? { meta: JSON.stringify(update.meta) } : {}) };
+    return this.api.write('PUT', `rules/${ruleId(id)}`, { options: opts }, options);
+  }
+
+  /**
+   * Delete a rule (`DELETE /rules/{id}` with the JSON body the server requires). Rucio deletes
+   * softly: the rule stays readable, with `expires_at` set, until its cleaner daemon runs.
+   */
+  delete(id: string, options: CallOptions & { purgeReplicas?: boolean } = {}): Promise<void> {
+    return this.api.write('DELETE', `rules/${ruleId(id)}`, { purge_replicas: options.purgeReplicas ?? false }, options);
+  }
+
+  /**
+   * Poll a rule until it is `OK`, with backoff, reporting lock counts as progress.
+   * @throws {@link RuleStuckError} (with the stuck locks) when it goes `STUCK`;
+   *   {@link RuleNotProgressingError} for `SUSPENDED` / `WAITING_APPROVAL`; `AbortError` on abort.
+   */
+  async waitFor(id: string, options: WaitForRuleOptions = {}): Promise<Rule> {
+    const rid = ruleId(id);
+    let interval = options.pollInterval ?? 2000;
+    const max = options.maxPollInterval ?? 30_000;
+    for (;;) {
+      const rule = await this.get(rid, options);
+      options.onProgress?.(ruleProgress(rule));
+      if (rule.state === 'OK') return rule;
+      if (rule.state === 'STUCK') throw new RuleStuckError(rule, await this.locks(rid, options).toArray());
+      if (rule.state === 'SUSPENDED' || rule.state === 'WAITING_APPROVAL') throw new RuleNotProgressingError(rule);
+      await sleep(interval, options.signal);
+      interval = Math.min(max, Math.ceil(interval * 1.5));
+    }
+  }
+}
+
