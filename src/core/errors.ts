@@ -30,6 +30,9 @@ export const ErrorCode = {
   aborted: 'DLAAS_ABORTED',
   responseValidation: 'DLAAS_RESPONSE_VALIDATION',
   stream: 'DLAAS_STREAM',
+  checksumMismatch: 'DLAAS_CHECKSUM_MISMATCH',
+  uploadFailed: 'DLAAS_UPLOAD_FAILED',
+  fileConflict: 'DLAAS_FILE_CONFLICT',
   ruleStuck: 'DLAAS_RULE_STUCK',
   ruleNotProgressing: 'DLAAS_RULE_NOT_PROGRESSING',
 } as const;

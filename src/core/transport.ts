@@ -30,7 +30,7 @@ import { toTokenProvider, type TokenProvider, type TokenSource } from './token.j
 import { validate, type Schema } from './validate.js';
 
 /** HTTP methods the SDK uses. */
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'MOVE' | 'OPTIONS';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'MOVE' | 'MKCOL' | 'PROPFIND' | 'OPTIONS';
 
 /** Query parameter values; arrays become repeated keys (`lfn=a&lfn=b`); `undefined` is dropped. */
 export type QueryValue = string | number | boolean | undefined | null | readonly (string | number | boolean)[];

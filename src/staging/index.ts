@@ -1,0 +1,12 @@
+/**
+ * Staging: basket/DIDs → the compute site (replica mode or verified download) → results back.
+ * @module
+ */
+export { Staging, orderSources, type StagingOptions, type StageOptions, type StageSource, type StageSourceProvider, type UploadOptions, type UploadResult } from './staging.js';
+export { StreamChecksum, checksumOf, sameAdler32, type Checksums } from './checksum.js';
+export { pfnToLocalPath, downloadRelativePath, joinPath } from './paths.js';
+export { memorySink, writableSink, opfsSink, type DownloadSink, type SinkFile, type StagedLocation } from './sinks.js';
+export { collectionStatus, type FileManifest, type FileStatus, type CollectionStatus, type StageEvent, type StageResult } from './types.js';
+export { UploadError, type UploadFile, type UploadManifest, type UploadStep } from './upload.js';
+export { ChecksumMismatchError } from './download.js';
+export { pfnToHttpUrl, isHttpPfn, parseDigestHeader } from './storage.js';

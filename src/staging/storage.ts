@@ -1,0 +1,123 @@
+/**
+ * @internal HTTP/WebDAV access to storage elements (XRootD, dCache, StoRM, EOS) with WLCG bearer
+ * tokens, over the shared {@link Transport}: GET with `Range`, HEAD with `Want-Digest`, PUT, MOVE,
+ * DELETE, MKCOL. Storage answers 401 or 403 for auth failures (XRootD: always 403), 200/201/204 for
+ * success; both families are accepted.
+ * @module
+ */
+import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import type { TokenSource } from '../core/token.js';
+import { Transport, type RetryPolicy } from '../core/transport.js';
+
+/** PFN schemes a `fetch`-based client can speak, and the URL scheme each maps to. */
+const HTTP_SCHEMES: Record<string, string> = { https: 'https:', davs: 'https:', http: 'http:', dav: 'http:' };
+
+/** True when a PFN's scheme can be read with `fetch` (`https`, `davs`, `http`, `dav`). */
+export function isHttpPfn(pfn: string): boolean {
+  const scheme = pfn.slice(0, pfn.indexOf(':'));
+  return scheme in HTTP_SCHEMES;
+}
+
+/** The `http(s)://` URL of a WebDAV PFN (`davs://h:443/p` → `https://h:443/p`). */
+export function pfnToHttpUrl(pfn: string): string {
+  const i = pfn.indexOf(':');
+  const proto = HTTP_SCHEMES[pfn.slice(0, i)];
+  if (!proto) throw new InvalidArgumentError('pfn', `PFN scheme of ${JSON.stringify(pfn.slice(0, 60))} cannot be used over HTTP`);
+  return `${proto}${pfn.slice(i + 1)}`;
+}
+
+/** Parse an RFC 3230 `Digest` header into lower-case algorithm → value. */
+export function parseDigestHeader(value: string | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!value) return out;
+  for (const part of value.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out[part.slice(0, eq).trim().toLowerCase()] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+/** Options of {@link StorageClient}. */
+export interface StorageClientOptions {
+  /** Bearer token for storage (WLCG profile), or none for public storage. */
+  token?: TokenSource | undefined;
+  fetch?: typeof fetch | undefined;
+  timeout?: number | false | undefined;
+  retry?: RetryPolicy | undefined;
+}
+
+/** @internal */
+export class StorageClient {
+  readonly #t: Transport;
+
+  constructor(options: StorageClientOptions) {
+    this.#t = new Transport({
+      service: 'storage',
+      // Every request carries an absolute URL (from a PFN); the base is never used.
+      baseUrl: 'http://storage.invalid/',
+      auth: options.token === undefined ? undefined : { token: options.token },
+      fetch: options.fetch,
+      timeout: options.timeout ?? 60_000,
+      retry: options.retry,
+    });
+  }
+
+  /** GET from `offset` (Range); resolves with the response (200 or 206). */
+  get(pfn: string, offset: number, signal?: AbortSignal): Promise<Response> {
+    return this.#t.request({ method: 'GET', path: pfnToHttpUrl(pfn), headers: offset > 0 ? { Range: `bytes=${offset}-` } : {}, signal });
+  }
+
+  /** HEAD with `Want-Digest: adler32`: size and the storage's checksum when it has one. */
+  async stat(pfn: string, signal?: AbortSignal): Promise<{ bytes: number | undefined; adler32: string | undefined } | undefined> {
+    try {
+      const { headers } = await this.#t.send({ method: 'HEAD', path: pfnToHttpUrl(pfn), headers: { 'Want-Digest': 'adler32' }, signal });
+      const len = headers.get('Content-Length');
+      return { bytes: len === null ? undefined : Number(len), adler32: parseDigestHeader(headers.get('Digest')).adler32?.toLowerCase() };
+    } catch (e) {
+      if (e instanceof NotFoundError) return undefined;
+      throw e;
+    }
+  }
+
+  /** PUT a body (a Blob or bytes: replayable, so a 401 refresh can resend it). Creates parents with MKCOL if the server wants them. */
+  async put(pfn: string, body: Blob | Uint8Array, signal?: AbortSignal): Promise<void> {
+    const url = pfnToHttpUrl(pfn);
+    const send = () => this.#t.send({ method: 'PUT', path: url, body: body as BodyInit, headers: { 'Content-Type': 'application/octet-stream' }, signal });
+    try {
+      await send();
+    } catch (e) {
+      // Generic WebDAV servers answer 409 (or 404) when a parent collection is missing.
+      const status = (e as { status?: number }).status;
+      if (status !== 409 && status !== 404) throw e;
+      await this.mkdirs(url, signal);
+      await send();
+    }
+  }
+
+  /** MKCOL every parent of `url` (existing ones are fine). */
+  async mkdirs(url: string, signal?: AbortSignal): Promise<void> {
+    const u = new URL(url);
+    const segments = u.pathname.split('/').filter(Boolean).slice(0, -1);
+    let path = '';
+    for (const s of segments) {
+      path += `/${s}`;
+      await this.#t.send({ method: 'MKCOL', path: `${u.origin}${path}/`, signal, okStatuses: [405] }).catch((e: unknown) => {
+        if ((e as { status?: number }).status !== 405) throw e;
+      });
+    }
+  }
+
+  /** WebDAV MOVE with an absolute `Destination` (XRootD refuses path-only destinations). */
+  async move(from: string, to: string, signal?: AbortSignal): Promise<void> {
+    await this.#t.send({ method: 'MOVE', path: pfnToHttpUrl(from), headers: { Destination: pfnToHttpUrl(to), Overwrite: 'T' }, signal });
+  }
+
+  /** DELETE; a missing object is fine when `ignoreMissing`. */
+  async delete(pfn: string, options: { ignoreMissing?: boolean; signal?: AbortSignal | undefined } = {}): Promise<void> {
+    try {
+      await this.#t.send({ method: 'DELETE', path: pfnToHttpUrl(pfn), signal: options.signal });
+    } catch (e) {
+      if (!(options.ignoreMissing && e instanceof NotFoundError)) throw e;
+    }
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Staging results and progress events.
+ * @module
+ */
+import type { Did } from '../core/did.js';
+import type { StagedLocation } from './sinks.js';
+
+/** Per-file status, as the Rucio JupyterLab extension names them (plus the download outcomes). */
+export type FileStatus = 'OK' | 'REPLICATING' | 'STUCK' | 'NOT_AVAILABLE' | 'FAILED';
+
+/**
+ * Collection status (the extension's semantics): any REPLICATING → REPLICATING; any STUCK → STUCK;
+ * none OK → NOT_AVAILABLE; some not OK → PARTIALLY_AVAILABLE; all OK → AVAILABLE; no files → EMPTY.
+ */
+export type CollectionStatus = 'AVAILABLE' | 'PARTIALLY_AVAILABLE' | 'REPLICATING' | 'STUCK' | 'NOT_AVAILABLE' | 'EMPTY';
+
+/** What happened to one file. */
+export interface FileManifest {
+  /** The file, or `undefined` for a plain URL source. */
+  did: Did | undefined;
+  /** For URL sources: the URL. */
+  url?: string;
+  status: FileStatus;
+  /** The PFN the bytes came from (download) or the replica on the destination RSE (replica mode). */
+  sourcePfn?: string;
+  /** Local path (replica mode, or the Node file sink). */
+  localPath?: string;
+  /** Where a download was published. */
+  location?: StagedLocation;
+  /** Size from the catalogue (or as received for URL sources). */
+  bytes: number | null;
+  adler32?: string | null;
+  md5?: string | null;
+  /** Which checks passed on the bytes: size, adler32, md5. */
+  verified: ('size' | 'adler32' | 'md5')[];
+  /** True when an already present, verified copy was reused. */
+  skipped?: boolean;
+  /** Transfer attempts made (0 in replica mode or when skipped). */
+  attempts: number;
+  /** Why it failed (`status: 'FAILED' | 'STUCK' | 'NOT_AVAILABLE'`). */
+  error?: { code: string; message: string };
+}
+
+/** The outcome of `staging.stage()`. */
+export interface StageResult {
+  mode: 'replica' | 'download';
+  status: CollectionStatus;
+  files: FileManifest[];
+  /** Rules used (created or reused) in replica mode. */
+  rules: { id: string; did: Did; created: boolean; state: string }[];
+  /** Totals. */
+  totals: { files: number; ok: number; failed: number; bytes: number; verifiedBytes: number; skipped: number };
+}
+
+/** A progress event. */
+export type StageEvent =
+  | { type: 'plan'; files: number; bytes: number }
+  | { type: 'rule'; ruleId: string; state: string; ok: number; replicating: number; stuck: number; total: number }
+  | { type: 'file'; manifest: FileManifest }
+  | { type: 'bytes'; did: Did | undefined; url?: string; transferred: number; total: number | null; overallBytes: number; overallTotal: number; rate: number };
+
+/** Compute a collection's status from its files. */
+export function collectionStatus(files: readonly Pick<FileManifest, 'status'>[]): CollectionStatus {
+  if (files.length === 0) return 'EMPTY';
+  if (files.some((f) => f.status === 'REPLICATING')) return 'REPLICATING';
+  if (files.some((f) => f.status === 'STUCK')) return 'STUCK';
+  const ok = files.filter((f) => f.status === 'OK').length;
+  if (ok === 0) return 'NOT_AVAILABLE';
+  return ok < files.length ? 'PARTIALLY_AVAILABLE' : 'AVAILABLE';
+}
