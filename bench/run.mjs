@@ -4,11 +4,12 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
 const dir = new URL('.', import.meta.url);
-const files = readdirSync(dir).filter((f) => f.endsWith('.bench.mjs')).sort();
+const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const files = readdirSync(dir).filter((f) => f.endsWith('.bench.mjs') && (only.length === 0 || only.some((o) => f.startsWith(o)))).sort();
 const results = [];
 for (const f of files) {
   const mod = await import(new URL(f, dir).href);
-  const figures = await mod.default();
+  const figures = await mod.default({ quick: process.argv.includes('--quick') });
   for (const fig of figures) results.push({ file: f, ...fig });
 }
 const machine = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', date: new Date().toISOString() };
