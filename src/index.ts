@@ -14,3 +14,6 @@
 export * from './core/index.js';
 export { Listing } from './core/listing.js';
 export * from './rucio/index.js';
+export * from './esap/index.js';
+export * from './staging/index.js';
+export * from './auth/index.js';

@@ -1,6 +1,31 @@
 /**
  * Node-only helpers (filesystem, environment). Also runs under Deno and Bun through their Node
  * compatibility. Not for browsers: the package marks this entry `"browser": null`.
+ *
+ * @example
+ * ```ts
+ * import { loadDataLakeConfig, autoDetect, fromFile, loopbackLogin, fileStore } from 'dlaas/node';
+ * const config = await loadDataLakeConfig(); // RUCIO_BASE_URL, …, and the token, with their sources
+ * ```
  * @module
  */
 export { VERSION } from './core/version.js';
+export {
+  DEFAULT_TOKEN_FILE,
+  DEFAULT_TOKEN_VARIABLES,
+  autoDetect,
+  fileCandidate,
+  fromEnv,
+  fromFile,
+  fromJupyterHub,
+  wlcgDiscovery,
+  type AutoDetectOptions,
+  type Env,
+  type FromJupyterHubOptions,
+  type NodeSourceOptions,
+  type WlcgDiscoveryOptions,
+} from './node/sources.js';
+export { fileStore } from './node/file-store.js';
+export { loopbackLogin, type LoopbackLoginOptions } from './node/loopback.js';
+export { loadDataLakeConfig, type DataLakeConfig, type DataLakeMode, type LoadDataLakeConfigOptions } from './node/config.js';
+export { fileSink, statFile } from './node/file-sink.js';

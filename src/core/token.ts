@@ -13,6 +13,11 @@ export interface GetTokenOptions {
   forceRefresh?: boolean;
   /** Abort a slow refresh. */
   signal?: AbortSignal | undefined;
+  /**
+   * The token the server just rejected (with `forceRefresh` after a 401). A provider that has
+   * already replaced it (another caller refreshed meanwhile) returns the new one without refreshing again.
+   */
+  rejectedToken?: string | undefined;
 }
 
 /**

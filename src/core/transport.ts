@@ -115,6 +115,11 @@ export interface CallOptions {
   totalTimeout?: number | false | undefined;
 }
 
+/** The request fields of per-call options (signal and timeouts). */
+export function callSpec(opts: CallOptions | undefined): Pick<RequestSpec, 'signal' | 'timeout' | 'totalTimeout'> {
+  return { signal: opts?.signal, timeout: opts?.timeout, totalTimeout: opts?.totalTimeout };
+}
+
 /** Options for {@link Transport.ndjson}. */
 export interface StreamCallOptions extends CallOptions {
   /** Abort if the stream stalls for this long between chunks (default 120 000 ms). */
@@ -242,7 +247,7 @@ export class Transport {
         const mapped = mapError(error, ctx, spec);
         if (attempt === 0 && useAuth && replayable && this.#provider?.canRefresh && mapped instanceof UnauthenticatedError && mapped.status === 401) {
           // The token may have expired between issue and use: ask for a fresh one, once.
-          token = await this.#token(true, spec.signal);
+          token = await this.#token(true, spec.signal, token);
           continue;
         }
         throw mapped;
@@ -295,11 +300,11 @@ export class Transport {
     };
   }
 
-  async #token(force: boolean, signal: AbortSignal | undefined): Promise<string> {
+  async #token(force: boolean, signal: AbortSignal | undefined, rejected?: string): Promise<string> {
     const provider = this.#provider as TokenProvider;
     let token: string;
     try {
-      token = await provider.getToken({ ...(force ? { forceRefresh: true } : {}), signal });
+      token = await provider.getToken({ ...(force ? { forceRefresh: true, rejectedToken: rejected } : {}), signal });
     } catch (error) {
       if (error instanceof DlaasError) throw error;
       throw new DlaasError(`${this.service}: could not obtain an access token`, { cause: error });

@@ -5,7 +5,7 @@
  * @module
  */
 import { Listing } from '../core/listing.js';
-import type { CallOptions, QueryValue, RequestSpec, StreamCallOptions, Transport } from '../core/transport.js';
+import { callSpec, type CallOptions, type QueryValue, type StreamCallOptions, type Transport } from '../core/transport.js';
 import type { Schema } from '../core/validate.js';
 
 const NDJSON = 'application/x-json-stream';
@@ -13,9 +13,6 @@ const JSON_TYPE = 'application/json';
 
 type Query = Record<string, QueryValue>;
 
-function callSpec(opts: CallOptions | undefined): Partial<RequestSpec> {
-  return { signal: opts?.signal, timeout: opts?.timeout, totalTimeout: opts?.totalTimeout };
-}
 
 /** @internal */
 export class RucioApi {

@@ -23,7 +23,8 @@ beforeAll(() => {
   const out = run('npm', ['pack', '--json', '--pack-destination', scratch], root);
   const filename = (JSON.parse(out) as { filename: string }[])[0]!.filename;
   writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true, version: '0.0.0' }));
-  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(scratch, filename)], scratch);
+  // dlaas/testing needs its optional peer msw, as users' test setups have it.
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(scratch, filename), 'msw@^3.0.5'], scratch);
 }, 180_000);
 
 afterAll(() => {
@@ -52,11 +53,24 @@ describe('packed tarball', () => {
     expect(out).toMatchObject(expected);
   });
 
-  it('exposes ./node and ./testing through both module systems', () => {
-    writeFileSync(join(scratch, 'sub.cjs'), `const n = require('dlaas/node'); const t = require('dlaas/testing'); console.log(JSON.stringify([typeof n.VERSION, typeof t.VERSION]));`);
-    writeFileSync(join(scratch, 'sub.mjs'), `const n = await import('dlaas/node'); const t = await import('dlaas/testing'); console.log(JSON.stringify([typeof n.VERSION, typeof t.VERSION]));`);
-    expect(JSON.parse(run(process.execPath, ['sub.cjs'], scratch))).toEqual(['string', 'string']);
-    expect(JSON.parse(run(process.execPath, ['sub.mjs'], scratch))).toEqual(['string', 'string']);
+  const subScript = `
+    const emu = t.createRucioEmulator();
+    const rucio = new d.RucioClient({ baseUrl: emu.baseUrl, token: emu.issueToken('root'), fetch: emu.fetch });
+    const ping = await rucio.ping();
+    const me = await rucio.accounts.whoami();
+    const sink = n.fileSink(require_os.tmpdir());
+    console.log(JSON.stringify([ping.version, me.account, typeof sink.open]));
+  `;
+  const subExpected = ['41.0.0rc1', 'root', 'function'];
+
+  it('exposes ./node and ./testing through require()', () => {
+    writeFileSync(join(scratch, 'sub.cjs'), `const d = require('dlaas'); const n = require('dlaas/node'); const t = require('dlaas/testing'); const require_os = require('node:os'); (async () => { ${subScript} })().catch((e) => { console.error(e); process.exit(1); });`);
+    expect(JSON.parse(run(process.execPath, ['sub.cjs'], scratch))).toEqual(subExpected);
+  });
+
+  it('exposes ./node and ./testing through import()', () => {
+    writeFileSync(join(scratch, 'sub.mjs'), `const d = await import('dlaas'); const n = await import('dlaas/node'); const t = await import('dlaas/testing'); const require_os = await import('node:os'); ${subScript}`);
+    expect(JSON.parse(run(process.execPath, ['sub.mjs'], scratch))).toEqual(subExpected);
   });
 
   it('ships no test files or sources of the tests', () => {

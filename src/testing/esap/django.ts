@@ -1,0 +1,128 @@
+/**
+ * How ESAP's Django stack frames answers, with the header sets of the recorded transcripts:
+ * DRF responses (`Vary: Accept, Cookie, Origin`, `Allow`, security headers), Django's own pages
+ * (technical 500/404 with `DEBUG=True`), mozilla-django-oidc's session-refresh answers, and
+ * django-cors-headers (any `Origin` reflected, with credentials; preflights answered first).
+ *
+ * Web-standard APIs only.
+ * @module
+ */
+import { drfJson } from './python.js';
+
+/** Which layer produced an answer (decides the header set). */
+export type ReplyKind = 'drf' | 'django' | 'refresh' | 'preflight';
+
+/** An answer before the middleware headers are added. */
+export interface Reply {
+  readonly status: number;
+  readonly body: string;
+  readonly contentType: string | null;
+  readonly kind: ReplyKind;
+  /** Headers of the view (`Allow`, `WWW-Authenticate`, `Location`, `refresh_url`, `Set-Cookie`). */
+  readonly headers?: readonly (readonly [string, string])[];
+}
+
+export const JSON_TYPE = 'application/json';
+export const HTML = 'text/html; charset=utf-8';
+export const TEXT = 'text/plain; charset=utf-8';
+
+/** Allowed methods of list routes and detail routes (DRF `Allow`). */
+export const LIST_ALLOW = 'GET, POST, HEAD, OPTIONS';
+export const DETAIL_ALLOW = 'GET, PUT, PATCH, DELETE, HEAD, OPTIONS';
+
+const CORS_HEADERS = 'accept, accept-encoding, authorization, content-type, dnt, origin, user-agent, x-csrftoken, x-requested-with';
+const CORS_METHODS = 'DELETE, GET, OPTIONS, PATCH, POST, PUT';
+const encoder = new TextEncoder();
+
+/** A DRF JSON answer. */
+export function drf(status: number, data: unknown, allow: string, extra: readonly (readonly [string, string])[] = []): Reply {
+  const body = status === 204 || data === undefined ? '' : drfJson(data);
+  return { status, body, contentType: body ? JSON_TYPE : null, kind: 'drf', headers: [...extra, ['Allow', allow]] };
+}
+
+/** DRF's `{"detail": …}` error. */
+export function detail(status: number, message: string, allow: string, extra: readonly (readonly [string, string])[] = []): Reply {
+  return drf(status, { detail: message }, allow, extra);
+}
+
+/** django-cors-headers' early answer to a preflight (`OPTIONS` with `Access-Control-Request-Method`). */
+export function isPreflight(request: Request): boolean {
+  return request.method === 'OPTIONS' && request.headers.has('Access-Control-Request-Method');
+}
+
+/** `request.accepts('text/html')` (Django 3.2: any matching media range; no header accepts all). */
+function acceptsHtml(request: Request): boolean {
+  const accept = request.headers.get('Accept');
+  if (!accept) return true;
+  return accept.split(',').some((part) => {
+    const type = (part.split(';')[0] ?? '').trim().toLowerCase();
+    return type === 'text/html' || type === 'text/*' || type === '*/*';
+  });
+}
+
+/** Django's answer to an unhandled exception: the technical 500 report with `DEBUG`, else the plain page. */
+export function serverError(request: Request, exceptionType: string, exceptionValue: string, debug: boolean): Reply {
+  const url = new URL(request.url);
+  if (!debug) return { status: 500, body: '\n<!doctype html>\n<html lang="en">\n<head>\n  <title>Server Error (500)</title>\n</head>\n<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n', contentType: HTML, kind: 'django' };
+  const head = `${exceptionType} at ${url.pathname}\n${exceptionValue}\n\nRequest Method: ${request.method}\nRequest URL: ${url.origin}${url.pathname}${url.search}\nDjango Version: 3.2.25\nPython Executable: /usr/bin/python3\nPython Version: 3.11.2\n`;
+  const note = "\n(The ESAP emulator does not reproduce the rest of Django's technical 500 report.)\n";
+  if (!acceptsHtml(request)) return { status: 500, body: head + note, contentType: TEXT, kind: 'django' };
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#x27;');
+  return { status: 500, body: `<!DOCTYPE html>\n<html lang="en">\n<head>\n  <title>${esc(exceptionType)} at ${esc(url.pathname)}</title>\n</head>\n<body>\n<pre>${esc(head + note)}</pre>\n</body>\n</html>\n`, contentType: HTML, kind: 'django' };
+}
+
+/** Django's 404 for a URL no route matches (technical page with `DEBUG`). */
+export function pageNotFound(request: Request, debug: boolean): Reply {
+  const path = new URL(request.url).pathname;
+  const body = debug
+    ? `<!DOCTYPE html>\n<html lang="en">\n<head>\n  <title>Page not found at ${path.replace(/</g, '&lt;')}</title>\n</head>\n<body>\n  <h1>Page not found <span>(404)</span></h1>\n  <p>The current path, <code>${path.slice(1).replace(/</g, '&lt;')}</code>, didn\u2019t match any of these.</p>\n</body>\n</html>\n`
+    : '<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n';
+  return { status: 404, body, contentType: HTML, kind: 'django' };
+}
+
+/** CommonMiddleware's `APPEND_SLASH` redirect. */
+export function appendSlash(request: Request): Reply {
+  const url = new URL(request.url);
+  return { status: 301, body: '', contentType: HTML, kind: 'django', headers: [['Location', `${url.pathname}/${url.search}`]] };
+}
+
+/** Add the middleware headers of the reply's layer, CORS and `Content-Length`, and make the `Response`. */
+export function toResponse(reply: Reply, request: Request): Response {
+  const h = new Headers();
+  const origin = request.headers.get('Origin');
+  const bytes = encoder.encode(reply.body);
+  const cors = () => {
+    if (!origin) return;
+    h.append('Access-Control-Allow-Credentials', 'true');
+    h.append('Access-Control-Allow-Origin', origin);
+    if (request.method === 'OPTIONS') {
+      h.append('Access-Control-Allow-Headers', CORS_HEADERS);
+      h.append('Access-Control-Allow-Methods', CORS_METHODS);
+      h.append('Access-Control-Max-Age', '86400');
+    }
+  };
+  const own = (names: RegExp) => {
+    for (const [k, v] of reply.headers ?? []) if (names.test(k)) h.append(k, v);
+  };
+  if (reply.contentType) h.append('Content-Type', reply.contentType);
+  if (reply.kind === 'preflight') {
+    h.append('Content-Length', '0');
+    h.append('Vary', 'Origin');
+    cors();
+  } else {
+    own(/^(www-authenticate|location|refresh_url)$/i);
+    if (reply.kind === 'drf') {
+      h.append('Vary', 'Accept, Cookie, Origin');
+      own(/^allow$/i);
+    }
+    if (reply.kind !== 'refresh') h.append('X-Frame-Options', 'DENY');
+    h.append('Content-Length', String(bytes.byteLength));
+    if (reply.kind !== 'drf') h.append('Vary', 'Cookie, Origin');
+    h.append('X-Content-Type-Options', 'nosniff');
+    h.append('Referrer-Policy', 'same-origin');
+    cors();
+    own(/^set-cookie$/i);
+  }
+  const noBody = request.method === 'HEAD' || reply.status === 204 || reply.status === 304 || bytes.byteLength === 0;
+  return new Response(noBody ? null : bytes, { status: reply.status, headers: h });
+}
