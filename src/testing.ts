@@ -36,3 +36,6 @@ export type {
 } from './testing/rucio/types.js';
 export * from './testing/esap/index.js';
 export { createJwtValidator, oidcIdentity, type JwtAcceptance, type JwtValidator, type JwtValidatorOptions } from './testing/rucio/jwt.js';
+export { createDataLakeEmulator, type DataLakeEmulator, type DataLakeEmulatorOptions, type DataLakeUserOptions } from './testing/datalake.js';
+export { createStorageEmulator, createWlcgTokenIssuer, createWlcgTokenVerifier, FULL_STORAGE_SCOPE, WLCG_ANY_AUDIENCE } from './testing/storage/index.js';
+export type { DigestAlgorithm, MintTokenOptions, StorageEmulator, StorageEmulatorOptions, StorageFault, StorageRequestRecord, TokenGrant, WlcgTokenIssuer, WlcgTokenIssuerOptions, WlcgTokenVerifierOptions } from './testing/storage/index.js';

@@ -70,6 +70,10 @@ export interface RucioEmulator extends FetchEmulatorApi {
   putBytes(did: DidLike, rse: string, data: Uint8Array): void;
   /** Complete queued transfers (all, or those of one rule); returns how many succeeded. */
   completeTransfers(options?: { ruleId?: string }): number;
+  /** The account a token authenticates as, if it is a valid (unexpired) token the server knows. */
+  tokenAccount(token: string): string | undefined;
+  /** Every explicit file replica: DID, RSE name, state. */
+  fileReplicas(): Iterable<{ did: { scope: string; name: string }; rse: string; state: string }>;
   /** Fail queued transfers: locks STUCK, rules STUCK with `error`. Returns how many failed. */
   failTransfers(options?: { ruleId?: string; error?: string }): number;
   /** Number of queued transfers. */
@@ -305,6 +309,21 @@ class Emulator extends FetchEmulator implements RucioEmulator, RouteEnv {
   putBytes(did: DidLike, rse: string, data: Uint8Array): void {
     const { scope, name, rseId } = this.replicaOf(did, rse);
     this.store.blobs.set(replicaKey(rseId, scope, name), data);
+  }
+
+  tokenAccount(token: string): string | undefined {
+    const rec = this.store.tokens.get(token);
+    return rec && rec.expiresAt > this.store.now() ? rec.account : undefined;
+  }
+
+  *fileReplicas(): Iterable<{ did: { scope: string; name: string }; rse: string; state: string }> {
+    for (const [fileKey, byRse] of this.store.replicas) {
+      const did = parseDid(fileKey);
+      for (const [rseId, replica] of byRse) {
+        const rse = this.store.rseById(rseId);
+        if (rse) yield { did, rse: rse.name, state: replica.state };
+      }
+    }
   }
 
   completeTransfers(options: { ruleId?: string } = {}): number {
