@@ -17,3 +17,4 @@ export * from './rucio/index.js';
 export * from './esap/index.js';
 export * from './staging/index.js';
 export * from './auth/index.js';
+export { createDataLake, type DataLake, type DataLakeAuth, type DataLakeAuthOptions, type DataLakeOptions } from './datalake.js';

@@ -29,3 +29,4 @@ export { fileStore } from './node/file-store.js';
 export { loopbackLogin, type LoopbackLoginOptions } from './node/loopback.js';
 export { loadDataLakeConfig, type DataLakeConfig, type DataLakeMode, type LoadDataLakeConfigOptions } from './node/config.js';
 export { fileSink, statFile } from './node/file-sink.js';
+export { createDataLake, type ConfiguredDataLake, type NodeDataLakeOptions } from './node/datalake.js';

@@ -1,0 +1,60 @@
+/**
+ * Zero-configuration `createDataLake()` for notebooks and services (Node, Deno, Bun).
+ * @module
+ */
+import { join } from 'node:path';
+import { createDataLake as createFromOptions, type DataLake, type DataLakeOptions } from '../datalake.js';
+import { loadDataLakeConfig, type DataLakeConfig, type LoadDataLakeConfigOptions } from './config.js';
+import { fileSink, statFile } from './file-sink.js';
+
+/** Options of the Node {@link createDataLake}: anything given here wins over the environment. */
+export interface NodeDataLakeOptions extends Partial<DataLakeOptions> {
+  /** Environment to read (default `process.env`). */
+  env?: Record<string, string | undefined>;
+  /** How to read the configuration (Jupyter config file, instance, …). */
+  config?: LoadDataLakeConfigOptions;
+  /** Where download mode writes (default `$DLAAS_DOWNLOAD_DIR`, else `./dlaas-data`). */
+  downloadDir?: string;
+}
+
+/** A {@link DataLake} with the configuration it was built from (values and where each came from). */
+export interface ConfiguredDataLake extends DataLake {
+  readonly config: DataLakeConfig;
+}
+
+/**
+ * Build the SDK from the DLaaS environment of an ESCAPE notebook: `RUCIO_BASE_URL`, `RUCIO_AUTH_URL`,
+ * `RUCIO_ACCOUNT`, `RUCIO_VO`, `RUCIO_DESTINATION_RSE`, `RUCIO_RSE_MOUNT_PATH`, `RUCIO_PATH_BEGINS_AT`,
+ * `RUCIO_MODE`, `ESAP_URL`, the token (env, token file, JupyterHub, WLCG discovery), and the JupyterLab
+ * extension's `RucioConfig`. A missing value is a `ConfigError` naming the variable to set;
+ * `lake.config.sources` says where each value came from.
+ *
+ * @example
+ * ```ts
+ * import { createDataLake } from 'dlaas/node';
+ * const lake = await createDataLake();
+ * console.log(lake.config.sources); // { 'rucio.baseUrl': 'env:RUCIO_BASE_URL', token: 'env:RUCIO_ACCESS_TOKEN', ... }
+ * const result = await lake.staging.stage(lake.esap.basket);
+ * ```
+ */
+export async function createDataLake(options: NodeDataLakeOptions = {}): Promise<ConfiguredDataLake> {
+  const env = options.env ?? process.env;
+  const config = await loadDataLakeConfig(env, { requireToken: options.auth?.token === undefined, ...(options.fetch ? { fetch: options.fetch } : {}), ...options.config });
+  const downloadDir = options.downloadDir ?? env.DLAAS_DOWNLOAD_DIR ?? join(process.cwd(), 'dlaas-data');
+  const lake = createFromOptions({
+    ...options,
+    rucio: options.rucio ?? config.rucio,
+    ...(options.esap ?? config.esapUrl ? { esap: options.esap ?? { baseUrl: config.esapUrl as string } } : {}),
+    auth: { ...(config.token ? { token: config.token, source: config.sources.token } : {}), ...options.auth },
+    staging: {
+      ...(config.destinationRse ? { destinationRse: config.destinationRse } : {}),
+      ...(config.rseMountPath ? { rseMountPath: config.rseMountPath } : {}),
+      ...(config.pathBeginsAt !== undefined ? { pathBeginsAt: config.pathBeginsAt } : {}),
+      ...(config.mode ? { mode: config.mode } : {}),
+      sink: () => fileSink(downloadDir),
+      statFile,
+      ...options.staging,
+    },
+  });
+  return Object.assign(lake, { config }) as ConfiguredDataLake;
+}
