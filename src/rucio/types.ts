@@ -200,8 +200,8 @@ export const DidRuleHistoryEntrySchema = z.looseObject({
 /** A rule that a DID has had. */
 export type DidRuleHistoryEntry = z.infer<typeof DidRuleHistoryEntrySchema>;
 
-/** `GET /rses/` (full entries). */
-export const RseSchema = z.looseObject({
+/** The fields every RSE document has. */
+const rseFields = {
   id: str,
   rse: str,
   rse_type: str,
@@ -211,8 +211,10 @@ export const RseSchema = z.looseObject({
   availability_read: opt(nbool),
   availability_write: opt(nbool),
   availability_delete: opt(nbool),
-  vo: opt(str),
-});
+};
+
+/** `GET /rses/` (full entries). */
+export const RseSchema = z.looseObject({ ...rseFields, vo: opt(str) });
 /** An RSE as listed by `GET /rses/`. */
 export type Rse = z.infer<typeof RseSchema>;
 
@@ -237,15 +239,7 @@ export type Protocol = z.infer<typeof ProtocolSchema>;
 
 /** `GET /rses/{rse}`: settings with protocols (what clients use as `rse_info`). */
 export const RseSettingsSchema = z.looseObject({
-  id: str,
-  rse: str,
-  rse_type: str,
-  deterministic: z.boolean(),
-  volatile: z.boolean(),
-  staging_area: opt(z.boolean()),
-  availability_read: opt(nbool),
-  availability_write: opt(nbool),
-  availability_delete: opt(nbool),
+  ...rseFields,
   domain: opt(z.array(z.string())),
   lfn2pfn_algorithm: opt(nstr),
   sign_url: opt(nstr),
