@@ -20,8 +20,11 @@ import { TokenStoreError } from './errors.js';
  * ```
  */
 export interface TokenStore {
+  /** The value stored under `key`, or `undefined`. */
   get(key: string): Promise<string | undefined>;
+  /** Store `value` under `key`, replacing any previous value. */
   set(key: string, value: string): Promise<void>;
+  /** Remove `key` (no error when it is absent). */
   delete(key: string): Promise<void>;
 }
 
@@ -51,8 +54,11 @@ export function memoryStore(): TokenStore {
  * ```
  */
 export interface WebStorageLike {
+  /** `Storage.getItem`: the value, or `null`. */
   getItem(key: string): string | null;
+  /** `Storage.setItem` (may throw when the quota is exceeded). */
   setItem(key: string, value: string): void;
+  /** `Storage.removeItem`. */
   removeItem(key: string): void;
 }
 
@@ -105,8 +111,11 @@ export function webStorageStore(storage: WebStorageLike | 'local' | 'session'): 
  * ```
  */
 export interface ChromeStorageAreaLike {
+  /** `StorageArea.get(key)`: an object holding the key when it is set. */
   get(keys: string): Promise<Record<string, unknown>>;
+  /** `StorageArea.set(items)`. */
   set(items: Record<string, unknown>): Promise<void>;
+  /** `StorageArea.remove(key)`. */
   remove(keys: string): Promise<void>;
 }
 

@@ -18,11 +18,18 @@ const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 function build(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): Date | undefined {
   if (mo < 0 || mo > 11 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return undefined;
-  const t = Date.UTC(y, mo, d, h, mi, s, ms);
-  const date = new Date(t);
+  // Not Date.UTC: it reads years 0-99 as 1900-1999.
+  const date = new Date(0);
+  date.setUTCFullYear(y, mo, d);
+  date.setUTCHours(h, mi, s, ms);
   // Reject overflow such as 31 Feb (Date.UTC would roll it into March).
   if (date.getUTCDate() !== d || date.getUTCMonth() !== mo) return undefined;
   return date;
+}
+
+/** The date, unless it is `Invalid Date` (out of the ±8.64e15 ms range). */
+function validDate(date: Date | undefined): Date | undefined {
+  return date === undefined || Number.isNaN(date.getTime()) ? undefined : date;
 }
 
 /**
@@ -37,7 +44,7 @@ function build(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): 
  */
 export function parseRucioDate(value: unknown): Date | undefined {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value;
-  if (typeof value === 'number') return Number.isFinite(value) ? new Date(value * 1000) : undefined;
+  if (typeof value === 'number') return validDate(Number.isFinite(value) ? new Date(value * 1000) : undefined);
   if (typeof value !== 'string') return undefined;
   const s = value.trim();
   let m = RFC1123.exec(s);
@@ -61,7 +68,7 @@ export function parseRucioDate(value: unknown): Date | undefined {
 /** Format a date the way Rucio writes and expects it in filters: `Wed, 25 Nov 2026 10:10:10 UTC`. */
 export function formatRfc1123(date: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
-  return `${DAYS[date.getUTCDay()]}, ${p(date.getUTCDate())} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()} ${p(date.getUTCHours())}:${p(date.getUTCMinutes())}:${p(date.getUTCSeconds())} UTC`;
+  return `${DAYS[date.getUTCDay()]}, ${p(date.getUTCDate())} ${MONTHS[date.getUTCMonth()]} ${String(date.getUTCFullYear()).padStart(4, '0')} ${p(date.getUTCHours())}:${p(date.getUTCMinutes())}:${p(date.getUTCSeconds())} UTC`;
 }
 
 /** Format a date as Rucio's ISO input form `YYYY-MM-DDTHH:MM:SS` (UTC, no zone). */

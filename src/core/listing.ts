@@ -20,6 +20,7 @@ export class Listing<T> implements AsyncIterable<T> {
     this.#open = open;
   }
 
+  /** Iterate with `for await`; each iteration makes a fresh request. */
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return this.#open()[Symbol.asyncIterator]();
   }

@@ -27,7 +27,7 @@ import {
 } from './errors.js';
 import { parseNdjson } from './ndjson.js';
 import { toTokenProvider, type TokenProvider, type TokenSource } from './token.js';
-import { validate, type Schema } from './validate.js';
+import { validate, validator, type Schema } from './validate.js';
 
 /** HTTP methods the SDK uses. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'MOVE' | 'MKCOL' | 'PROPFIND' | 'OPTIONS';
@@ -103,6 +103,12 @@ export interface RequestSpec {
   signal?: AbortSignal | undefined;
   timeout?: number | false | undefined;
   totalTimeout?: number | false | undefined;
+  /**
+   * Longest silence while the response body is read, in ms (default: the per-attempt `timeout`;
+   * `false` disables). The per-attempt timeout ends when the headers arrive: without this, a server
+   * that stalls in the middle of a body would hang the caller forever.
+   */
+  idleTimeout?: number | false | undefined;
 }
 
 /** Per-call options every public method accepts. */
@@ -128,6 +134,7 @@ export interface StreamCallOptions extends CallOptions {
 
 const RETRY_STATUS = [429, 502, 503, 504];
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
+const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
 const SECRET_HEADER = /authorization|token|password|secret|cookie/i;
 
 function stripSecrets(headers: Record<string, string> | undefined): Record<string, string> | undefined {
@@ -207,7 +214,12 @@ export class Transport {
    * Send a request and return the `Response` (2xx, or a status in `okStatuses`). Failures are thrown as
    * {@link DlaasError}s: `ApiError` subclasses for HTTP errors, `ConnectionError`, `TimeoutError`, `AbortError`.
    */
-  async request(spec: RequestSpec): Promise<Response> {
+  request(spec: RequestSpec): Promise<Response> {
+    return this.#request(spec, true);
+  }
+
+  async #request(spec: RequestSpec, guard: boolean): Promise<Response> {
+    const started = Date.now();
     let current = spec;
     let url = this.url(spec.path, spec.query);
     let withAuth = spec.auth !== false && this.#provider !== undefined;
@@ -216,9 +228,10 @@ export class Transport {
       if (!REDIRECT.has(res.status) || current.redirect === 'manual') {
         if (res.type === 'opaqueredirect') {
           // Browsers hide the Location of manual redirects: let the browser follow (CORS rules apply there).
-          return this.#attempt({ ...current, redirect: 'follow' }, url, withAuth);
+          const followed = await this.#attempt({ ...current, redirect: 'follow' }, url, withAuth);
+          return guard ? this.#guardBody(followed, current, url, started) : followed;
         }
-        return res;
+        return guard ? this.#guardBody(res, current, url, started) : res;
       }
       const location = res.headers.get('Location');
       await res.body?.cancel().catch(() => {});
@@ -233,6 +246,50 @@ export class Transport {
       current = { ...current, method, headers, ...(method === 'GET' ? { json: undefined, body: undefined } : {}), path: '', query: undefined };
       url = next;
     }
+  }
+
+  /**
+   * Bound the body read: a {@link TimeoutError} when no chunk arrives for `idleTimeout` ms (default
+   * the per-attempt timeout) or when the total timeout runs out, instead of a read that never ends.
+   */
+  #guardBody(res: Response, spec: RequestSpec, url: URL, started: number): Response {
+    const perAttempt = spec.timeout !== undefined ? spec.timeout : (this.#options.timeout ?? 30_000);
+    const idle = spec.idleTimeout !== undefined ? spec.idleTimeout : perAttempt;
+    const total = spec.totalTimeout !== undefined ? spec.totalTimeout : (this.#options.totalTimeout ?? false);
+    if (!res.body || (idle === false && total === false) || res.status < 200 || NULL_BODY_STATUS.has(res.status)) return res;
+    const deadline = typeof total === 'number' ? started + total : Infinity;
+    const ctx = { service: this.service, method: spec.method, url: url.toString() };
+    const reader = res.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const left = deadline - Date.now();
+        const limit = Math.max(0, Math.min(typeof idle === 'number' ? idle : Infinity, left));
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        try {
+          const chunk = await (limit === Infinity
+            ? reader.read()
+            : Promise.race([
+                reader.read(),
+                new Promise<never>((_, reject) => {
+                  timer = setTimeout(() => reject(new TimeoutError({ ...ctx, timeoutMs: limit === left ? (total as number) : (idle as number) })), limit);
+                }),
+              ]));
+          if (chunk.done) controller.close();
+          else controller.enqueue(chunk.value);
+        } catch (error) {
+          // Release the connection of a stalled body; report the timeout (or the read error) to the reader.
+          reader.cancel(error).catch(() => {});
+          controller.error(error);
+        } finally {
+          if (timer) clearTimeout(timer);
+        }
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+    const guarded = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+    // Keep what the caller may look at on the original (the final URL after redirects).
+    Object.defineProperties(guarded, { url: { value: res.url }, redirected: { value: res.redirected }, type: { value: res.type } });
+    return guarded;
   }
 
   async #attempt(spec: RequestSpec, url: URL, useAuth: boolean): Promise<Response> {
@@ -257,15 +314,42 @@ export class Transport {
 
   /** Send a request and parse the body as JSON, validated by `schema` when given. */
   async json<T = unknown>(spec: RequestSpec, schema?: Schema<T>): Promise<T> {
-    const res = await this.request(spec);
-    const text = await readText(res, spec, this.service);
+    const text = await this.#readBody(spec);
     return parseJsonBody(text, endpointOf(spec), schema);
   }
 
   /** Send a request and return the body as text. */
   async text(spec: RequestSpec): Promise<string> {
-    const res = await this.request(spec);
-    return readText(res, spec, this.service);
+    return this.#readBody(spec);
+  }
+
+  /**
+   * Send and read the whole body. A body that breaks off (connection reset or closed early) is
+   * retried like a failed attempt when the request is idempotent: nothing of it was handed out yet.
+   * A stalled body ({@link TimeoutError}) is not retried, like a stalled attempt.
+   */
+  async #readBody(spec: RequestSpec): Promise<string> {
+    const retryable = (spec.idempotent ?? IDEMPOTENT.has(spec.method)) && !(spec.body instanceof ReadableStream);
+    const retry = this.#options.retry ?? {};
+    const limit = retryable ? (retry.limit ?? 3) : 0;
+    const total = spec.totalTimeout !== undefined ? spec.totalTimeout : (this.#options.totalTimeout ?? false);
+    const started = Date.now();
+    let current = spec;
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.request(current);
+      try {
+        return await readText(res, current, this.service);
+      } catch (error) {
+        if (attempt >= limit || !(error instanceof ConnectionError) || error instanceof TimeoutError || spec.signal?.aborted) throw error;
+        const delay = Math.min(retry.backoffLimit ?? 10_000, (retry.baseDelay ?? 250) * 2 ** attempt);
+        if (typeof total === 'number') {
+          const left = total - (Date.now() - started) - delay;
+          if (left <= 0) throw error;
+          current = { ...spec, totalTimeout: left };
+        }
+        await sleep(delay, spec.signal);
+      }
+    }
   }
 
   /** Send a request and discard the body; returns the response headers and status. */
@@ -286,7 +370,8 @@ export class Transport {
       async *[Symbol.asyncIterator]() {
         const controller = new AbortController();
         const signal = spec.signal ? AbortSignal.any([spec.signal, controller.signal]) : controller.signal;
-        const res = await self.request({ ...spec, signal });
+        // The NDJSON parser has its own idle timeout (`idleTimeout`, default 120 s).
+        const res = await self.#request({ ...spec, signal }, false);
         const url = redactUrl(res.url || self.url(spec.path, spec.query)) ?? '';
         yield* parseNdjson<T>(res, {
           endpoint,
@@ -294,7 +379,7 @@ export class Transport {
           idleTimeoutMs: spec.idleTimeout ?? 120_000,
           request: { service: self.service, method: spec.method, url },
           onCancel: () => controller.abort(),
-          ...(schema ? { map: (value: unknown, line: number) => validate(schema, value, endpoint, `line ${line}`) } : {}),
+          ...(schema ? { map: validator(schema, endpoint) } : {}),
         });
       },
     };
@@ -369,6 +454,7 @@ async function readText(res: Response, spec: RequestSpec, service: ServiceName):
     return await res.text();
   } catch (cause) {
     if (spec.signal?.aborted) throw new AbortError(undefined, { cause: spec.signal.reason });
+    if (cause instanceof DlaasError) throw cause;
     throw new ConnectionError({ service, method: spec.method, url: res.url, cause }, `${service} ${endpointOf(spec)}: connection lost while reading the response body`);
   }
 }
@@ -403,6 +489,21 @@ function mapError(error: unknown, ctx: { service: ServiceName; method: string; u
     return new TimeoutError({ ...ctx, cause: error, timeoutMs: ms });
   }
   return new ConnectionError({ ...ctx, cause: error });
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortError(undefined, { cause: signal.reason }));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new AbortError(undefined, { cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 function safeStringify(v: unknown): string {

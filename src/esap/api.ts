@@ -10,7 +10,7 @@
  */
 import * as z from 'zod/mini';
 import { path } from '../core/did.js';
-import { ConnectionError, NotFoundError, ResponseValidationError, apiErrorFrom, parseRucioErrorBody, registerSecret } from '../core/errors.js';
+import { ConnectionError, DlaasError, NotFoundError, ResponseValidationError, apiErrorFrom, parseRucioErrorBody, registerSecret } from '../core/errors.js';
 import type { CallOptions, RequestSpec, Transport } from '../core/transport.js';
 import { callSpec, endpointOf } from '../core/transport.js';
 import { validate, type Schema } from '../core/validate.js';
@@ -102,6 +102,8 @@ export class EsapApi {
     try {
       text = await res.text();
     } catch (cause) {
+      // A stalled body is the transport's TimeoutError: keep it (and any other typed error) as it is.
+      if (cause instanceof DlaasError) throw cause;
       throw new ConnectionError({ service: this.transport.service, method: spec.method, url: res.url, cause }, `esap ${endpointOf(spec)}: connection lost while reading the response body`);
     }
     if (res.status >= 300 && res.status < 400) throw new EsapSessionExpiredError(res.headers.get('Location') ?? undefined);

@@ -427,8 +427,13 @@ export function decodeEntry(entry: unknown, index: number): Entry {
   } else {
     // ESAP always stores a JSON string; an object here is still the item, written back as such.
     data = raw as JsonValue;
-    text = stringifyJson(raw);
     if (!isObject(data)) return problemEntry(index, entry, raw, 'item_data', `must be a JSON string, got ${excerptOf(raw)}`, data, undefined, wire);
+    try {
+      text = stringifyJson(raw);
+    } catch (e) {
+      // A value JSON cannot carry (NaN, Infinity, …): kept as a problem that cannot be written back.
+      return problemEntry(index, entry, raw, 'item_data', `cannot be written back as JSON: ${e instanceof Error ? e.message : String(e)}`, data, undefined, wire);
+    }
   }
   if (!isObject(data)) return problemEntry(index, entry, raw, 'item_data', `must hold a JSON object (ESAP stores only objects), got ${excerptOf(data)}`, data, undefined, wire);
   const decoded = decodeItem(data);

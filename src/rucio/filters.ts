@@ -63,11 +63,16 @@ function flatten(group: DidFilter): Record<string, PyValue> {
         if (op !== 'eq' && op !== 'ne' && typeof value !== 'number' && !(value instanceof Date)) {
           throw new InvalidArgumentError(`filters.${key}`, `filter "${key}": "${op}" needs a number or a Date`);
         }
-        out[op === 'eq' ? key : `${key}.${op}`] = value;
+        put(out, op === 'eq' ? key : `${key}.${op}`, value);
       }
-    } else out[key] = checkValue(key, cond);
+    } else put(out, key, checkValue(key, cond));
   }
   return out;
+}
+
+/** Set a key as data (a key named `__proto__` must not become the object's prototype and vanish). */
+function put(out: Record<string, PyValue>, key: string, value: PyValue): void {
+  Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /**

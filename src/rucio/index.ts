@@ -5,7 +5,7 @@
 export { RucioClient, type RucioClientOptions } from './client.js';
 export { Dids, type DidSearchOptions, type AddCollectionOptions, type CollectionRule, type NewDid, type AttachedDid, type Attachment } from './dids.js';
 export { Replicas, type ListReplicasOptions, type NewReplica, type ReplicaStateUpdate } from './replicas.js';
-export { Rules, ruleProgress, type RuleCreate, type RuleFilters, type RuleUpdate, type RuleProgress, type WaitForRuleOptions } from './rules.js';
+export { Rules, ruleProgress, type EnsuredRule, type EnsureRuleOptions, type RuleCreate, type RuleFilters, type RuleUpdate, type RuleProgress, type WaitForRuleOptions } from './rules.js';
 export { Rses, protocolsFor, type PfnOptions } from './rses.js';
 export { Accounts, Scopes, RucioAuth, AccountChoiceRequiredError, type RucioToken, type UserpassCredentials, type TokenValidation } from './accounts.js';
 export { RuleStuckError, RuleNotProgressingError, type StuckLock } from './errors.js';

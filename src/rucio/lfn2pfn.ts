@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { md5 } from 'hash-wasm';
 import type { Did } from '../core/did.js';
+import { md5Hex } from './md5.js';
 
 /** A protocol entry of an RSE (as in `GET /rses/{rse}` → `protocols[]`). */
 export interface PfnProtocol {
@@ -28,7 +28,7 @@ function scopeDir(scope: string): string {
  * ```
  */
 export async function lfn2pathHash(d: Did): Promise<string> {
-  const h = await md5(`${d.scope}:${d.name}`);
+  const h = md5Hex(`${d.scope}:${d.name}`);
   return `${scopeDir(d.scope)}/${h.slice(0, 2)}/${h.slice(2, 4)}/${d.name}`;
 }
 

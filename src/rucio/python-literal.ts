@@ -72,7 +72,8 @@ export function parsePythonLiteral(text: string): PyParsed {
         if (typeof k !== 'string' && typeof k !== 'number') fail('dict key must be a string or number');
         ws();
         if (text[i++] !== ':') fail('expected ":"');
-        out[String(k)] = value(depth + 1);
+        // A defined property, not an assignment: a key "__proto__" is data, not the prototype.
+        Object.defineProperty(out, String(k), { value: value(depth + 1), enumerable: true, writable: true, configurable: true });
         ws();
         const sep = text[i++];
         if (sep === '}') return out;
@@ -130,8 +131,9 @@ export function parsePythonLiteral(text: string): PyParsed {
       else if (e === 'x' || e === 'u' || e === 'U') {
         const len = e === 'x' ? 2 : e === 'u' ? 4 : 8;
         const hex = text.slice(i, i + len);
-        if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== len) fail('bad escape');
-        out += String.fromCodePoint(parseInt(hex, 16));
+        const code = parseInt(hex, 16);
+        if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== len || code > 0x10ffff) fail('bad escape');
+        out += String.fromCodePoint(code);
         i += len;
       } else fail('unknown escape');
     }

@@ -3,7 +3,7 @@
  */
 import { didPath, toDid, type Did } from '../core/did.js';
 import { formatRfc1123 } from '../core/dates.js';
-import { AbortError, InvalidArgumentError } from '../core/errors.js';
+import { AbortError, ConnectionError, DuplicateError, InvalidArgumentError, ResponseValidationError, ServerError } from '../core/errors.js';
 import type { Listing } from '../core/listing.js';
 import type { CallOptions, StreamCallOptions } from '../core/transport.js';
 import type { RucioApi } from './api.js';
@@ -106,12 +106,42 @@ export interface RuleProgress {
 
 /** Options of {@link Rules.waitFor}. */
 export interface WaitForRuleOptions extends CallOptions {
-  /** Called after each poll. */
-  onProgress?: (progress: RuleProgress) => void;
+  /** Called after each poll (a returned promise is awaited before the next step). */
+  onProgress?: (progress: RuleProgress) => unknown;
   /** First poll interval in ms (default 2000); grows ×1.5 up to `maxPollInterval`. */
   pollInterval?: number;
   /** Largest poll interval in ms (default 30 000). */
   maxPollInterval?: number;
+}
+
+/** One rule of {@link Rules.ensure}. */
+export interface EnsuredRule {
+  /** The rule id. */
+  id: string;
+  did: Did;
+  /**
+   * `created`: this call's request created it and said so. `found`: a rule with Rucio's unique key
+   * (DID, account, RSE expression, copies) was found in the catalogue: made earlier by someone else,
+   * or by an attempt of this call whose answer was lost.
+   */
+  outcome: 'created' | 'found';
+}
+
+/** Options of {@link Rules.ensure}. */
+export interface EnsureRuleOptions extends CallOptions {
+  /**
+   * How many times `POST /rules/` may be sent in all (default 3). It is sent again only after the
+   * catalogue was read and showed no such rule.
+   */
+  attempts?: number;
+}
+
+/**
+ * A failure after which a rule may or may not have been created: no answer (connection lost, timeout),
+ * a 5xx (a gateway may have given up on a server that went on), or a broken 2xx answer.
+ */
+function ambiguous(e: unknown): boolean {
+  return e instanceof ConnectionError || e instanceof ServerError || e instanceof ResponseValidationError;
 }
 
 const RULE_ID = /^[0-9a-fA-F]{32}$/;
@@ -197,6 +227,74 @@ export class Rules {
     return this.api.writeJson('POST', 'rules/', body, StringArraySchema, options);
   }
 
+  /**
+   * Create rules idempotently: like {@link Rules.create}, but safe after an ambiguous failure. The POST
+   * is sent; when it fails without a clear answer (connection lost, timeout, 5xx, a broken answer) or
+   * with `DuplicateRule`, the catalogue is asked (`GET /dids/{scope}/{name}/rules`) for a rule with
+   * Rucio's unique key — same DID, account, RSE expression and copies — and only the DIDs that have
+   * none are sent again, at most `attempts` POSTs in all. So a lost answer never makes a second rule.
+   *
+   * @example
+   * ```ts
+   * const [r] = await rucio.rules.ensure({ dids: [parseDid('user.jdoe:results')], copies: 1, rse_expression: 'SITE_B' });
+   * console.log(r!.id, r!.outcome); // 'created', or 'found' when it existed (or an earlier answer was lost)
+   * ```
+   * @returns one entry per DID, in the order given.
+   * @throws the last error when the rule could not be created or found; errors that are not ambiguous
+   *   (`NotFoundError`, `ConflictError` for a bad RSE expression, …) at once.
+   */
+  async ensure(rule: RuleCreate, options: EnsureRuleOptions = {}): Promise<EnsuredRule[]> {
+    if (!Array.isArray(rule.dids) || rule.dids.length === 0) throw new InvalidArgumentError('dids', 'a rule needs at least one DID');
+    const attempts = options.attempts ?? 3;
+    if (!Number.isInteger(attempts) || attempts < 1) throw new InvalidArgumentError('attempts', 'attempts must be a positive integer');
+    const dids = rule.dids.map((d) => toDid(d));
+    const account = rule.account !== undefined ? rule.account : (this.api.account ?? null);
+    const key = (d: Did) => `${d.scope}:${d.name}`;
+    const done = new Map<string, EnsuredRule>();
+    let pending = [...new Map(dids.map((d) => [key(d), d])).values()];
+    let check = false;
+    let lastError: unknown;
+    for (let sent = 0; ; ) {
+      if (check) {
+        const still: Did[] = [];
+        for (const did of pending) {
+          const found = await this.#lookup(did, rule, account, attempts, options);
+          if (found) done.set(key(did), { id: found.id, did, outcome: 'found' });
+          else still.push(did);
+        }
+        pending = still;
+      }
+      if (pending.length === 0) break;
+      if (sent >= attempts) throw lastError;
+      sent++;
+      try {
+        const ids = await this.create({ ...rule, dids: pending }, options);
+        if (ids.length !== pending.length) throw new ResponseValidationError('POST /rules/', '', `has ${ids.length} rule ids for ${pending.length} DIDs`, ids);
+        pending.forEach((did, i) => done.set(key(did), { id: ids[i] as string, did, outcome: 'created' }));
+        break;
+      } catch (e) {
+        if (!(e instanceof DuplicateError) && !ambiguous(e)) throw e;
+        lastError = e;
+        check = true;
+      }
+    }
+    return dids.map((d) => done.get(key(d)) as EnsuredRule);
+  }
+
+  /** The rule of `did` with the unique key of `rule`, if any (the read is retried on ambiguous failures). */
+  async #lookup(did: Did, rule: RuleCreate, account: string | null, attempts: number, options: CallOptions): Promise<Rule | undefined> {
+    for (let i = 1; ; i++) {
+      try {
+        for await (const r of this.api.list(`dids/${didPath(did)}/rules`, RuleSchema, undefined, options)) {
+          if (r.scope === did.scope && r.name === did.name && r.rse_expression === rule.rse_expression && r.copies === rule.copies && (account === null || r.account === account)) return r;
+        }
+        return undefined;
+      } catch (e) {
+        if (!ambiguous(e) || i >= attempts) throw e;
+      }
+    }
+  }
+
   /** One rule (`GET /rules/{id}`). @throws NotFoundError (`RuleNotFound`). */
   get(id: string, options?: CallOptions): Promise<Rule> {
     return this.api.get(`rules/${ruleId(id)}`, RuleSchema, undefined, options);
@@ -256,7 +354,7 @@ export class Rules {
     const max = options.maxPollInterval ?? 30_000;
     for (;;) {
       const rule = await this.get(rid, options);
-      options.onProgress?.(ruleProgress(rule));
+      await options.onProgress?.(ruleProgress(rule));
       if (rule.state === 'OK') return rule;
       if (rule.state === 'STUCK') throw new RuleStuckError(rule, await this.locks(rid, options).toArray());
       if (rule.state === 'SUSPENDED' || rule.state === 'WAITING_APPROVAL') throw new RuleNotProgressingError(rule);

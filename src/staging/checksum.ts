@@ -95,7 +95,14 @@ export class StreamChecksum {
   }
 }
 
-/** Checksums of a whole buffer, blob or stream. */
+/**
+ * Checksums of a whole buffer, blob or stream.
+ *
+ * @example
+ * ```ts
+ * const { bytes, adler32, md5 } = await checksumOf(await fs.openAsBlob('image.fits'), { md5: true });
+ * ```
+ */
 export async function checksumOf(data: Uint8Array | Blob | ReadableStream<Uint8Array>, options: { md5?: boolean } = {}): Promise<Checksums> {
   const sum = await StreamChecksum.create(options);
   try {
@@ -119,6 +126,11 @@ export async function checksumOf(data: Uint8Array | Blob | ReadableStream<Uint8A
 /**
  * Compare adler32 values as Rucio does on upload: case-insensitive, leading zeros ignored
  * (the server's regex allows upper case; some catalogues strip zeros).
+ *
+ * @example
+ * ```ts
+ * sameAdler32('0aff020e', 'AFF020E'); // true
+ * ```
  */
 export function sameAdler32(a: string | null | undefined, b: string | null | undefined): boolean {
   if (!a || !b) return false;

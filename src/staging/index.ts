@@ -2,7 +2,7 @@
  * Staging: basket/DIDs → the compute site (replica mode or verified download) → results back.
  * @module
  */
-export { Staging, orderSources, type StagingOptions, type StageOptions, type StageSource, type StageSourceProvider, type UploadOptions, type UploadResult } from './staging.js';
+export { Staging, orderSources, type StagingOptions, type StageOptions, type StageSource, type StageSourceProvider, type UploadEvent, type UploadOptions, type UploadResult } from './staging.js';
 export { StreamChecksum, checksumOf, sameAdler32, type Checksums } from './checksum.js';
 export { pfnToLocalPath, downloadRelativePath, joinPath } from './paths.js';
 export { memorySink, writableSink, opfsSink, type DownloadSink, type SinkFile, type StagedLocation } from './sinks.js';

@@ -5,14 +5,14 @@ import { formatDid, parseDid, toDid, type Did } from '../core/did.js';
 import { AbortError, ConfigError, DlaasError, DuplicateError, ErrorCode, InvalidArgumentError } from '../core/errors.js';
 import type { TokenSource } from '../core/token.js';
 import type { RucioClient } from '../rucio/client.js';
-import { RuleStuckError } from '../rucio/errors.js';
+import { RuleNotProgressingError, RuleStuckError } from '../rucio/errors.js';
 import type { Replica, Rule } from '../rucio/types.js';
 import { downloadFile, type DownloadTask } from './download.js';
 import { pfnToLocalPath, downloadRelativePath } from './paths.js';
 import { mapPool } from './pool.js';
 import { memorySink, type DownloadSink } from './sinks.js';
 import { StorageClient, isHttpPfn } from './storage.js';
-import { collectionStatus, type FileManifest, type StageEvent, type StageResult } from './types.js';
+import { collectionStatus, type FileManifest, type FileStatus, type StageEvent, type StageResult } from './types.js';
 import { prepareUpload, uploadOne, type UploadFile, type UploadManifest, type UploadStep } from './upload.js';
 
 /** Something to stage: a DID (object or `scope:name`), or a plain URL (e.g. a VO record's access URL). */
@@ -69,11 +69,16 @@ export interface StageOptions {
   concurrency?: number;
   /** Tries per replica before moving on (default 2, as Rucio's download client). */
   attemptsPerSource?: number;
+  /** Give up on a transfer whose body delivers nothing for this long, in ms (default 60 000); the next try resumes. */
+  stallTimeout?: number;
   /** Local layout: `scope/name` (default) or just `name`. */
   layout?: 'scope' | 'flat';
   signal?: AbortSignal;
   onProgress?: (event: StageEvent) => void;
 }
+
+/** A progress event of {@link Staging.upload}: a file entered a step, or a file is finished (`done` of `total`). */
+export type UploadEvent = { type: 'step'; did: Did; step: UploadStep } | { type: 'file'; manifest: UploadManifest; done: number; total: number };
 
 /** Options of {@link Staging.upload}. */
 export interface UploadOptions {
@@ -87,9 +92,10 @@ export interface UploadOptions {
   lifetime?: number;
   /** Write protocol scheme (default: best https/davs). */
   scheme?: string;
+  /** Parallel uploads (default 2). */
   concurrency?: number;
   signal?: AbortSignal;
-  onProgress?: (event: { type: 'step'; did: Did; step: UploadStep } | { type: 'file'; manifest: UploadManifest }) => void;
+  onProgress?: (event: UploadEvent) => void;
 }
 
 /** The outcome of {@link Staging.upload}. */
@@ -101,6 +107,12 @@ export interface UploadResult {
 }
 
 const READ_SCHEMES = ['https', 'davs', 'http', 'dav'];
+
+/** A file of a staged DID, with its catalogue size. */
+interface FileOf {
+  did: Did;
+  bytes: number | null;
+}
 
 /**
  * Staging: bring Data Lake data to the compute site, and results back.
@@ -125,8 +137,13 @@ export class Staging {
     this.#storage = new StorageClient({ token: options.storageToken, fetch: options.fetch });
   }
 
-  /** Stage sources (DIDs, URLs, or a provider such as the ESAP basket) into the compute site. */
+  /**
+   * Stage sources (DIDs, URLs, or a provider such as the ESAP basket) into the compute site.
+   * @throws {@link InvalidArgumentError} for bad options or sources, {@link ConfigError} when replica
+   *   mode lacks its settings, {@link AbortError} when `signal` fires (nothing half-published).
+   */
   async stage(sources: StageSource | readonly StageSource[] | StageSourceProvider, options: StageOptions = {}): Promise<StageResult> {
+    checkStageOptions(options);
     const list = await this.#resolveSources(sources, options.signal);
     const mode = options.mode ?? this.#o.mode ?? (this.#o.rseMountPath ? 'replica' : 'download');
     const dids = dedupe(list.filter((s): s is Did => !isUrlSource(s)));
@@ -139,35 +156,30 @@ export class Staging {
   }
 
   /**
-   * Upload result files into the Data Lake: checksum → register the replica as COPYING → PUT
-   * `<pfn>.rucio.upload` → verify on storage → MOVE → set AVAILABLE → attach → rule. A failure at any
-   * step leaves no temporary object and no AVAILABLE replica; re-running finishes what was left.
+   * Upload result files into the Data Lake: checksum → check → register the replica as COPYING → PFN →
+   * PUT `<pfn>.rucio.upload` → verify on storage → MOVE (and check the final name) → set AVAILABLE →
+   * attach → rule. A failure at any step leaves no temporary object and no AVAILABLE replica, and is
+   * reported per file as an {@link UploadError} naming the step; re-running finishes what was left.
+   * @throws {@link InvalidArgumentError} for bad files or options, {@link AbortError} when aborted.
    */
   async upload(files: readonly UploadFile[], options: UploadOptions): Promise<UploadResult> {
     const { rucio } = this.#o;
-    const base = { scope: options.scope, rse: options.rse, ...(options.scheme ? { scheme: options.scheme } : {}), signal: options.signal, onStep: (did: Did, step: UploadStep) => options.onProgress?.({ type: 'step', did, step }) };
-    const names = new Set<string>();
-    for (const f of files) {
-      toDid({ scope: options.scope, name: f.name });
-      if (names.has(f.name)) throw new InvalidArgumentError('files', `file name ${JSON.stringify(f.name)} appears twice`);
-      names.add(f.name);
-    }
-    const run = await prepareUpload(rucio, this.#storage, base);
+    const o = checkUploadOptions(files, options);
     const dataset = options.dataset === undefined ? undefined : typeof options.dataset === 'string' ? parseDid(options.dataset) : toDid(options.dataset);
+    const base = {
+      scope: options.scope,
+      rse: options.rse,
+      ...(options.scheme ? { scheme: options.scheme } : {}),
+      dataset,
+      signal: options.signal,
+      onStep: (did: Did, step: UploadStep) => options.onProgress?.({ type: 'step', did, step }),
+    };
+    const run = await prepareUpload(rucio, this.#storage, base);
     if (dataset) await rucio.dids.addDataset(dataset, { signal: options.signal }).catch(ignore(DuplicateError));
-    const manifests = await mapPool(files, options.concurrency ?? 2, async (f) => {
+    let done = 0;
+    const manifests = await mapPool(files, o.concurrency, async (f) => {
       const m = await uploadOne(run, f, base);
-      if (dataset && m.status !== 'FAILED') {
-        try {
-          await rucio.dids.attach(dataset, [m.did], { signal: options.signal });
-        } catch (e) {
-          if (!(e instanceof DuplicateError)) {
-            const err = e instanceof DlaasError ? e : new DlaasError(String(e));
-            Object.assign(m, { status: 'FAILED', step: 'attach', error: { code: err.code, message: err.message } });
-          }
-        }
-      }
-      options.onProgress?.({ type: 'file', manifest: m });
+      options.onProgress?.({ type: 'file', manifest: m, done: ++done, total: files.length });
       return m;
     });
     const ruleIds: string[] = [];
@@ -180,7 +192,7 @@ export class Staging {
 
   async #resolveSources(sources: StageSource | readonly StageSource[] | StageSourceProvider, signal?: AbortSignal): Promise<(Did | { url: string; name?: string; bytes?: number })[]> {
     const raw: StageSource[] = isProvider(sources) ? await sources.stageSources({ ...(signal ? { signal } : {}) }) : Array.isArray(sources) ? [...(sources as StageSource[])] : [sources as StageSource];
-    return raw.map((s) => (typeof s === 'string' ? parseDid(s) : isUrlSource(s) ? checkUrl(s) : toDid(s)));
+    return raw.map((s, i) => (typeof s === 'string' ? parseDid(s) : isUrlSource(s) ? checkUrl(s, i) : toDid(s)));
   }
 
   async #replicaMode(dids: Did[], o: StageOptions): Promise<StageResult> {
@@ -189,68 +201,90 @@ export class Staging {
     if (!rse) throw new ConfigError('RUCIO_DESTINATION_RSE', 'replica mode needs a destination RSE (option "rse", or RUCIO_DESTINATION_RSE)');
     const mount = this.#o.rseMountPath;
     if (!mount) throw new ConfigError('RUCIO_RSE_MOUNT_PATH', 'replica mode needs the RSE mount path (RUCIO_RSE_MOUNT_PATH)');
+    if (o.verifyLocal && !this.#o.statFile) throw new ConfigError('statFile', 'verifyLocal needs filesystem access: use createDataLake from dlaas/node');
+    const expanded = await this.#expand(dids, o.signal);
     const rules = await this.#ensureRules(dids, rse, o);
-    const waited = new Map<string, Rule | RuleStuckError>();
-    if (o.wait !== false) {
-      await Promise.all(
-        rules.map(async (r) => {
-          try {
-            const done = await rucio.rules.waitFor(r.id, {
-              signal: o.signal,
-              ...(o.pollInterval ? { pollInterval: o.pollInterval } : {}),
-              onProgress: (p) => o.onProgress?.({ type: 'rule', ruleId: p.ruleId, state: p.state, ok: p.ok, replicating: p.replicating, stuck: p.stuck, total: p.total }),
-            });
-            waited.set(r.id, done);
-            r.state = done.state;
-          } catch (e) {
-            if (!(e instanceof RuleStuckError)) throw e;
-            waited.set(r.id, e);
-            r.state = 'STUCK';
-          }
-        }),
-      );
-    }
-    const files = await this.#expand(dids, o.signal);
-    const stuck = new Set<string>();
-    for (const w of waited.values()) if (w instanceof RuleStuckError) for (const l of w.stuckLocks) stuck.add(`${l.scope}:${l.name}`);
+    const problems = o.wait === false ? new Map<string, DlaasError>() : await this.#waitRules(rules, expanded, o);
+    // A file that is not (yet) on the RSE gets its rule's state, as in the extension: OK means the
+    // judge has not evaluated the file yet (→ REPLICATING), anything but REPLICATING → STUCK.
+    const ruleOf = new Map<string, StageResult['rules'][number]>();
+    for (const r of rules) for (const f of expanded.get(formatDid(r.did)) ?? []) ruleOf.set(formatDid(f.did), r);
+    const files = uniqueFiles(expanded);
+    const replicas = new Map<string, Replica>();
+    for await (const rep of rucio.replicas.list(files.map((f) => f.did), { rseExpression: rse, allStates: true, signal: o.signal })) replicas.set(formatDid(rep), rep);
     const manifests: FileManifest[] = [];
-    const seen = new Set<string>();
-    for await (const rep of rucio.replicas.list(files, { rseExpression: rse, allStates: true, signal: o.signal })) {
-      const key = formatDid(rep);
-      seen.add(key);
-      const did = { scope: rep.scope, name: rep.name };
-      const pfn = rep.rses[rse]?.[0];
-      const state = rep.states?.[rse];
-      const base = { did, bytes: rep.bytes, adler32: rep.adler32 ?? null, md5: rep.md5 ?? null, verified: [] as FileManifest['verified'], attempts: 0 };
-      if (state === 'AVAILABLE' && pfn) {
-        const localPath = pfnToLocalPath(pfn, mount, this.#o.pathBeginsAt ?? 0);
-        const m: FileManifest = { ...base, status: 'OK', sourcePfn: pfn, localPath };
-        if (o.verifyLocal) await this.#verifyLocal(m);
-        manifests.push(m);
-      } else {
-        manifests.push({ ...base, status: stuck.has(key) ? 'STUCK' : 'REPLICATING', ...(pfn ? { sourcePfn: pfn } : {}) });
-      }
-      o.onProgress?.({ type: 'file', manifest: manifests[manifests.length - 1] as FileManifest });
-    }
     for (const f of files) {
-      const key = formatDid(f);
-      if (!seen.has(key)) manifests.push({ did: f, status: stuck.has(key) ? 'STUCK' : 'NOT_AVAILABLE', bytes: null, verified: [], attempts: 0, error: { code: ErrorCode.notFound, message: `no replica of ${key} on ${rse}` } });
+      const key = formatDid(f.did);
+      const rep = replicas.get(key);
+      const pfn = rep?.rses[rse]?.[0];
+      const base = { did: f.did, bytes: rep?.bytes ?? f.bytes, adler32: rep?.adler32 ?? null, md5: rep?.md5 ?? null, verified: [] as FileManifest['verified'], attempts: 0 };
+      let m: FileManifest;
+      if (rep?.states?.[rse] === 'AVAILABLE' && pfn) {
+        m = { ...base, status: 'OK', sourcePfn: pfn, localPath: pfnToLocalPath(pfn, mount, this.#o.pathBeginsAt ?? 0) };
+        if (o.verifyLocal) await this.#verifyLocal(m);
+      } else {
+        const rule = ruleOf.get(key);
+        const problem = problems.get(key) ?? (rule ? problems.get(rule.id) : undefined);
+        const status: FileStatus = problem || (rule?.state !== 'OK' && rule?.state !== 'REPLICATING') ? 'STUCK' : 'REPLICATING';
+        m = { ...base, status, ...(pfn ? { sourcePfn: pfn } : {}), ...(problem ? { error: problem } : {}) };
+      }
+      manifests.push(m);
+      o.onProgress?.({ type: 'file', manifest: m, done: manifests.length, total: files.length });
     }
     return summarise('replica', manifests, rules);
   }
 
+  /**
+   * Wait for the rules, reporting lock counts and bytes (the sizes of the files whose lock is OK,
+   * listed only when the count changed). Returns the problems: per stuck file (`scope:name`) and per
+   * rule id that will not progress by itself.
+   */
+  async #waitRules(rules: StageResult['rules'], expanded: Map<string, FileOf[]>, o: StageOptions): Promise<Map<string, DlaasError>> {
+    const { rucio } = this.#o;
+    const problems = new Map<string, DlaasError>();
+    await Promise.all(
+      rules.map(async (r) => {
+        const files = expanded.get(formatDid(r.did)) ?? [];
+        const sizes = new Map(files.map((f) => [formatDid(f.did), f.bytes ?? 0]));
+        const bytes = files.reduce((n, f) => n + (f.bytes ?? 0), 0);
+        let lastOk = -1;
+        let bytesOk = 0;
+        try {
+          const done = await rucio.rules.waitFor(r.id, {
+            signal: o.signal,
+            ...(o.pollInterval ? { pollInterval: o.pollInterval } : {}),
+            onProgress: async (p) => {
+              if (p.ok !== lastOk) {
+                lastOk = p.ok;
+                bytesOk = p.ok === 0 ? 0 : p.ok === p.total ? bytes : await sumOkLocks(rucio, r.id, sizes, o.signal);
+              }
+              o.onProgress?.({ type: 'rule', ruleId: p.ruleId, state: p.state, ok: p.ok, replicating: p.replicating, stuck: p.stuck, total: p.total, bytes, bytesOk });
+            },
+          });
+          r.state = done.state;
+        } catch (e) {
+          if (e instanceof RuleStuckError) {
+            r.state = 'STUCK';
+            for (const l of e.stuckLocks) problems.set(`${l.scope}:${l.name}`, e);
+          } else if (e instanceof RuleNotProgressingError) {
+            r.state = e.state;
+            problems.set(r.id, e);
+          } else throw e;
+        }
+      }),
+    );
+    return problems;
+  }
+
   async #verifyLocal(m: FileManifest): Promise<void> {
-    const stat = this.#o.statFile;
-    if (!stat) throw new ConfigError('statFile', 'verifyLocal needs filesystem access: use createDataLake from dlaas/node');
-    const st = await stat(m.localPath as string);
-    if (!st) Object.assign(m, { status: 'NOT_AVAILABLE', error: { code: ErrorCode.notFound, message: `${m.localPath} does not exist (is the RSE mounted?)` } });
-    else if (m.bytes !== null && st.size !== m.bytes) Object.assign(m, { status: 'FAILED', error: { code: ErrorCode.checksumMismatch, message: `${m.localPath} has ${st.size} bytes, the catalogue says ${m.bytes}` } });
+    const st = await (this.#o.statFile as NonNullable<StagingOptions['statFile']>)(m.localPath as string);
+    if (!st) Object.assign(m, { status: 'NOT_AVAILABLE', error: new DlaasError(`${m.localPath} does not exist (is the RSE mounted?)`, {}, ErrorCode.notFound) });
+    else if (m.bytes !== null && st.size !== m.bytes) Object.assign(m, { status: 'FAILED', error: new DlaasError(`${m.localPath} has ${st.size} bytes, the catalogue says ${m.bytes}`, {}, ErrorCode.checksumMismatch) });
     else m.verified.push('size');
   }
 
-  /** Reuse a rule that already covers each DID on the RSE (the account's own first), else create one. */
+  /** Reuse the account's rule that already covers each DID on the RSE, else create one. */
   async #ensureRules(dids: Did[], rse: string, o: { lifetime?: number | undefined; activity?: string | undefined; signal?: AbortSignal | undefined }): Promise<StageResult['rules']> {
-    const { rucio } = this.#o;
     const out: StageResult['rules'] = [];
     const missing: Did[] = [];
     for (const did of dids) {
@@ -258,47 +292,49 @@ export class Staging {
       if (existing) out.push({ id: existing.id, did, created: false, state: existing.state });
       else missing.push(did);
     }
-    if (missing.length) {
-      let ids: string[];
-      try {
-        ids = await rucio.rules.create({ dids: missing, copies: 1, rse_expression: rse, grouping: 'DATASET', lifetime: o.lifetime ?? null, ...(o.activity ? { activity: o.activity } : {}) }, { signal: o.signal });
-      } catch (e) {
-        if (!(e instanceof DuplicateError) || missing.length !== 1) throw e;
-        // Someone created it meanwhile: use theirs.
-        const found = await this.#findRule(missing[0] as Did, rse, o.signal);
-        if (!found) throw e;
-        ids = [found.id];
-      }
-      missing.forEach((did, i) => out.push({ id: ids[i] as string, did, created: true, state: 'REPLICATING' }));
+    if (missing.length) out.push(...(await this.#createRules(missing, rse, o)));
+    return out;
+  }
+
+  /**
+   * Create the missing rules in one request, safe after an ambiguous failure: `rules.ensure` looks a
+   * rule up before sending again, so a lost answer (or a rule made meanwhile) never makes a second one.
+   */
+  async #createRules(dids: Did[], rse: string, o: { lifetime?: number | undefined; activity?: string | undefined; signal?: AbortSignal | undefined }): Promise<StageResult['rules']> {
+    const { rucio } = this.#o;
+    const ensured = await rucio.rules.ensure({ dids, copies: 1, rse_expression: rse, grouping: 'DATASET', lifetime: o.lifetime ?? null, ...(o.activity ? { activity: o.activity } : {}) }, { signal: o.signal });
+    return Promise.all(
+      ensured.map(async (r) => ({ id: r.id, did: r.did, created: r.outcome === 'created', state: r.outcome === 'created' ? 'REPLICATING' : (await rucio.rules.get(r.id, { signal: o.signal })).state })),
+    );
+  }
+
+  /** The first unexpired rule of the account (any account's when none is configured) on exactly this RSE expression. */
+  async #findRule(did: Did, rse: string, signal?: AbortSignal): Promise<Rule | undefined> {
+    const account = this.#o.rucio.account;
+    for await (const r of this.#o.rucio.dids.rules(did, { signal })) {
+      if (r.rse_expression !== rse || (account && r.account !== account)) continue;
+      if (r.expires_at && Date.parse(r.expires_at) < Date.now()) continue;
+      return r;
+    }
+    return undefined;
+  }
+
+  /** Files of each DID (keyed `scope:name`): one streamed `…/files` call per DID (a file lists itself). */
+  async #expand(dids: Did[], signal?: AbortSignal): Promise<Map<string, FileOf[]>> {
+    const out = new Map<string, FileOf[]>();
+    for (const did of dids) {
+      const files: FileOf[] = [];
+      for await (const f of this.#o.rucio.dids.files(did, { signal })) files.push({ did: { scope: f.scope, name: f.name }, bytes: f.bytes });
+      out.set(formatDid(did), files);
     }
     return out;
   }
 
-  async #findRule(did: Did, rse: string, signal?: AbortSignal): Promise<Rule | undefined> {
-    const account = this.#o.rucio.account;
-    let any: Rule | undefined;
-    for await (const r of this.#o.rucio.dids.rules(did, { signal })) {
-      if (r.rse_expression !== rse) continue;
-      if (r.expires_at && Date.parse(r.expires_at) < Date.now()) continue;
-      if (!account || r.account === account) return r;
-      any ??= r;
-    }
-    return any;
-  }
-
-  /** Files of the DIDs: one streamed `…/files` call per DID (a file lists itself). */
-  async #expand(dids: Did[], signal?: AbortSignal): Promise<Did[]> {
-    const out = new Map<string, Did>();
-    for (const did of dids) {
-      for await (const f of this.#o.rucio.dids.files(did, { signal })) out.set(`${f.scope}:${f.name}`, { scope: f.scope, name: f.name });
-    }
-    return [...out.values()];
-  }
-
   async #downloadMode(dids: Did[], urls: { url: string; name?: string; bytes?: number }[], o: StageOptions): Promise<StageResult> {
     const sink = o.sink ?? this.#o.sink?.() ?? memorySink();
-    const files = await this.#expand(dids, o.signal);
-    const prefer = [...(o.rse ?? this.#o.destinationRse ? [o.rse ?? (this.#o.destinationRse as string)] : []), ...(o.preferRses ?? [])];
+    const files = uniqueFiles(await this.#expand(dids, o.signal)).map((f) => f.did);
+    const destination = o.rse ?? this.#o.destinationRse;
+    const prefer = [...(destination ? [destination] : []), ...(o.preferRses ?? [])];
     const tasks: DownloadTask[] = [];
     const found = new Set<string>();
     for await (const rep of this.#o.rucio.replicas.list(files, { schemes: READ_SCHEMES, signal: o.signal })) {
@@ -307,34 +343,62 @@ export class Staging {
       tasks.push({ did, bytes: rep.bytes, adler32: rep.adler32 ?? null, md5: rep.md5 ?? null, sources: orderSources(rep, prefer), relPath: downloadRelativePath(did, o.layout) });
     }
     for (const u of urls) tasks.push({ did: undefined, url: u.url, bytes: u.bytes ?? null, adler32: null, md5: null, sources: [u.url], relPath: urlRelativePath(u) });
+    uniquePaths(tasks);
     const missing: FileManifest[] = files
       .filter((f) => !found.has(formatDid(f)))
-      .map((f) => ({ did: f, status: 'NOT_AVAILABLE', bytes: null, verified: [], attempts: 0, error: { code: ErrorCode.notFound, message: `no replica of ${formatDid(f)}` } }));
-    const total = tasks.reduce((n, t) => n + (t.bytes ?? 0), 0);
-    o.onProgress?.({ type: 'plan', files: tasks.length + missing.length, bytes: total });
-    let overall = 0;
-    const started = Date.now();
-    let lastEmit = 0;
+      .map((f) => ({ did: f, status: 'NOT_AVAILABLE', bytes: null, verified: [], attempts: 0, error: new DlaasError(`no replica of ${formatDid(f)}`, {}, ErrorCode.notFound) }));
+    const progress = new DownloadProgress(tasks, missing.length, o.onProgress);
+    for (const m of missing) progress.file(undefined, m);
+    const context = { storage: this.#storage, sink, signal: o.signal, attemptsPerSource: o.attemptsPerSource ?? 2, stallTimeout: o.stallTimeout ?? 60_000, onBytes: progress.bytes };
     const manifests = await mapPool(tasks, o.concurrency ?? 4, async (task) => {
       if (o.signal?.aborted) throw new AbortError('staging was aborted', { cause: o.signal.reason });
-      const m = await downloadFile(task, {
-        storage: this.#storage,
-        sink,
-        signal: o.signal,
-        attemptsPerSource: o.attemptsPerSource ?? 2,
-        onBytes: (t, transferred, delta) => {
-          overall += delta;
-          const now = Date.now();
-          if (o.onProgress && (now - lastEmit >= 100 || transferred === t.bytes)) {
-            lastEmit = now;
-            o.onProgress({ type: 'bytes', did: t.did, ...(t.url ? { url: t.url } : {}), transferred, total: t.bytes, overallBytes: overall, overallTotal: total, rate: overall / Math.max(0.001, (now - started) / 1000) });
-          }
-        },
-      });
-      o.onProgress?.({ type: 'file', manifest: m });
+      const m = await downloadFile(task, context);
+      progress.file(task, m);
       return m;
     });
     return summarise('download', [...manifests, ...missing], []);
+  }
+}
+
+/** Progress of a download run: `plan` up front, `bytes` (throttled), `file` with counts. */
+class DownloadProgress {
+  readonly #emit: ((e: StageEvent) => void) | undefined;
+  readonly #held = new Map<DownloadTask, number>();
+  readonly #total: number;
+  readonly #files: number;
+  readonly #started = Date.now();
+  #overall = 0;
+  #moved = 0;
+  #done = 0;
+  #lastEmit = 0;
+
+  constructor(tasks: readonly DownloadTask[], missing: number, emit: ((e: StageEvent) => void) | undefined) {
+    this.#emit = emit;
+    this.#total = tasks.reduce((n, t) => n + (t.bytes ?? 0), 0);
+    this.#files = tasks.length + missing;
+    emit?.({ type: 'plan', files: this.#files, bytes: this.#total });
+  }
+
+  #hold(task: DownloadTask, bytes: number): void {
+    this.#overall += bytes - (this.#held.get(task) ?? 0);
+    this.#held.set(task, bytes);
+  }
+
+  /** A file now holds `bytes`, `chunk` of them just arrived. */
+  readonly bytes = (task: DownloadTask, bytes: number, chunk: number): void => {
+    this.#hold(task, bytes);
+    this.#moved += chunk;
+    const now = Date.now();
+    if (!this.#emit || (now - this.#lastEmit < 100 && bytes !== task.bytes)) return;
+    this.#lastEmit = now;
+    const rate = this.#moved / Math.max(0.001, (now - this.#started) / 1000);
+    this.#emit({ type: 'bytes', did: task.did, ...(task.url ? { url: task.url } : {}), transferred: bytes, total: task.bytes, overallBytes: this.#overall, overallTotal: this.#total, rate });
+  };
+
+  /** A file is finished: verified (or skipped) bytes count as held, a failed file's do not. */
+  file(task: DownloadTask | undefined, m: FileManifest): void {
+    if (task) this.#hold(task, m.status === 'OK' ? (m.bytes ?? 0) : 0);
+    this.#emit?.({ type: 'file', manifest: m, done: ++this.#done, total: this.#files });
   }
 }
 
@@ -356,7 +420,22 @@ function summarise(mode: 'replica' | 'download', files: FileManifest[], rules: S
   };
 }
 
-/** Sources of a replica for download: readable over HTTP, preferred RSEs first, then the server's priority. */
+/** Sum the sizes of the files whose lock of the rule is OK. */
+async function sumOkLocks(rucio: RucioClient, ruleId: string, sizes: ReadonlyMap<string, number>, signal: AbortSignal | undefined): Promise<number> {
+  let n = 0;
+  for await (const l of rucio.rules.locks(ruleId, { signal })) if (l.state === 'OK') n += sizes.get(`${l.scope}:${l.name}`) ?? 0;
+  return n;
+}
+
+/**
+ * Sources of a replica for download: AVAILABLE and readable over HTTP (`https`, `davs`, `http`, `dav`),
+ * preferred RSEs first, then the server's priority.
+ *
+ * @example
+ * ```ts
+ * for await (const rep of rucio.replicas.list([did], { schemes: ['davs', 'https'] })) console.log(orderSources(rep, ['SITE_B']));
+ * ```
+ */
 export function orderSources(rep: Replica, preferRses: readonly string[]): string[] {
   const rank = (rse: string) => {
     const i = preferRses.indexOf(rse);
@@ -376,14 +455,15 @@ function isProvider(s: unknown): s is StageSourceProvider {
   return typeof s === 'object' && s !== null && typeof (s as StageSourceProvider).stageSources === 'function';
 }
 
-function checkUrl(s: { url: string; name?: string; bytes?: number }): { url: string; name?: string; bytes?: number } {
+function checkUrl(s: { url: string; name?: string; bytes?: number }, i: number): { url: string; name?: string; bytes?: number } {
   let u: URL;
   try {
     u = new URL(s.url);
   } catch {
-    throw new InvalidArgumentError('url', `not a URL: ${JSON.stringify(s.url.slice(0, 80))}`);
+    throw new InvalidArgumentError(`sources[${i}].url`, `not a URL: ${JSON.stringify(s.url.slice(0, 80))}`);
   }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new InvalidArgumentError('url', `only http(s) URLs can be downloaded, got ${u.protocol}`);
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new InvalidArgumentError(`sources[${i}].url`, `only http(s) URLs can be downloaded, got ${u.protocol}`);
+  if (s.bytes !== undefined && !(Number.isInteger(s.bytes) && s.bytes >= 0)) throw new InvalidArgumentError(`sources[${i}].bytes`, `bytes must be a non-negative integer, got ${String(s.bytes)}`);
   return s;
 }
 
@@ -391,6 +471,31 @@ function urlRelativePath(s: { url: string; name?: string }): string {
   const name = s.name ?? decodeURIComponent(new URL(s.url).pathname.split('/').filter(Boolean).pop() ?? 'download');
   const safe = name.replace(/[/\\]/g, '_').replace(/^\.+/, '_');
   return `urls/${safe || 'download'}`;
+}
+
+/**
+ * Give every download its own local path: two DIDs on one path (the `flat` layout across scopes) are
+ * refused; a URL whose file name is taken gets `-2`, `-3`, … before its extension.
+ */
+function uniquePaths(tasks: DownloadTask[]): void {
+  const taken = new Set<string>();
+  for (const t of tasks) {
+    if (taken.has(t.relPath)) {
+      if (t.did) throw new InvalidArgumentError('layout', `two files would be downloaded to ${t.relPath} (use layout "scope")`);
+      const dot = t.relPath.lastIndexOf('.');
+      const [stem, ext] = dot > t.relPath.lastIndexOf('/') + 1 ? [t.relPath.slice(0, dot), t.relPath.slice(dot)] : [t.relPath, ''];
+      let n = 2;
+      while (taken.has(`${stem}-${n}${ext}`)) n++;
+      t.relPath = `${stem}-${n}${ext}`;
+    }
+    taken.add(t.relPath);
+  }
+}
+
+function uniqueFiles(expanded: Map<string, FileOf[]>): FileOf[] {
+  const m = new Map<string, FileOf>();
+  for (const files of expanded.values()) for (const f of files) m.set(formatDid(f.did), f);
+  return [...m.values()];
 }
 
 function dedupe(dids: Did[]): Did[] {
@@ -403,4 +508,45 @@ function ignore(cls: abstract new (...a: never[]) => Error) {
   return (e: unknown) => {
     if (!(e instanceof cls)) throw e;
   };
+}
+
+/** Undefined or a positive integer; anything else is an {@link InvalidArgumentError} naming `name`. */
+function positiveInteger(name: string, value: unknown): void {
+  if (value !== undefined && !(typeof value === 'number' && Number.isInteger(value) && value > 0)) {
+    throw new InvalidArgumentError(name, `${name} must be a positive integer, got ${JSON.stringify(value) ?? String(value)}`);
+  }
+}
+
+function oneOf(name: string, value: unknown, allowed: readonly string[]): void {
+  if (value !== undefined && !allowed.includes(value as string)) throw new InvalidArgumentError(name, `${name} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, got ${JSON.stringify(value)}`);
+}
+
+function rseName(name: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'string' || value.trim() === '')) throw new InvalidArgumentError(name, `${name} must be a non-empty RSE name`);
+}
+
+function checkStageOptions(o: StageOptions): void {
+  if (typeof o !== 'object' || o === null) throw new InvalidArgumentError('options', 'stage options must be an object');
+  oneOf('mode', o.mode, ['replica', 'download']);
+  oneOf('layout', o.layout, ['scope', 'flat']);
+  rseName('rse', o.rse);
+  for (const k of ['lifetime', 'pollInterval', 'concurrency', 'attemptsPerSource', 'stallTimeout'] as const) positiveInteger(k, o[k]);
+  if (o.preferRses !== undefined && !(Array.isArray(o.preferRses) && o.preferRses.every((r) => typeof r === 'string'))) throw new InvalidArgumentError('preferRses', 'preferRses must be an array of RSE names');
+}
+
+function checkUploadOptions(files: readonly UploadFile[], o: UploadOptions): { concurrency: number } {
+  if (!Array.isArray(files)) throw new InvalidArgumentError('files', 'files must be an array of { name, data }');
+  if (typeof o !== 'object' || o === null) throw new InvalidArgumentError('options', 'upload options need at least { scope, rse }');
+  rseName('rse', o.rse ?? '');
+  positiveInteger('concurrency', o.concurrency);
+  positiveInteger('lifetime', o.lifetime);
+  const names = new Set<string>();
+  files.forEach((f, i) => {
+    if (typeof f?.name !== 'string') throw new InvalidArgumentError(`files[${i}].name`, `files[${i}].name must be a string`);
+    toDid({ scope: o.scope, name: f.name });
+    if (!(f.data instanceof Blob || f.data instanceof Uint8Array)) throw new InvalidArgumentError(`files[${i}].data`, `files[${i}].data must be a Blob or a Uint8Array`);
+    if (names.has(f.name)) throw new InvalidArgumentError(`files[${i}].name`, `file name ${JSON.stringify(f.name)} appears twice`);
+    names.add(f.name);
+  });
+  return { concurrency: o.concurrency ?? 2 };
 }

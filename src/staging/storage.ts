@@ -5,20 +5,35 @@
  * success; both families are accepted.
  * @module
  */
-import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import { InvalidArgumentError, NotFoundError, redactUrl } from '../core/errors.js';
 import type { TokenSource } from '../core/token.js';
 import { Transport, type RetryPolicy } from '../core/transport.js';
 
 /** PFN schemes a `fetch`-based client can speak, and the URL scheme each maps to. */
 const HTTP_SCHEMES: Record<string, string> = { https: 'https:', davs: 'https:', http: 'http:', dav: 'http:' };
 
-/** True when a PFN's scheme can be read with `fetch` (`https`, `davs`, `http`, `dav`). */
+/**
+ * True when a PFN's scheme can be read with `fetch` (`https`, `davs`, `http`, `dav`).
+ *
+ * @example
+ * ```ts
+ * isHttpPfn('davs://se:443/rucio/f'); // true
+ * isHttpPfn('root://se:1094//rucio/f'); // false
+ * ```
+ */
 export function isHttpPfn(pfn: string): boolean {
   const scheme = pfn.slice(0, pfn.indexOf(':'));
   return scheme in HTTP_SCHEMES;
 }
 
-/** The `http(s)://` URL of a WebDAV PFN (`davs://h:443/p` → `https://h:443/p`). */
+/**
+ * The `http(s)://` URL of a WebDAV PFN.
+ *
+ * @example
+ * ```ts
+ * pfnToHttpUrl('davs://h:443/p'); // 'https://h:443/p'
+ * ```
+ */
 export function pfnToHttpUrl(pfn: string): string {
   const i = pfn.indexOf(':');
   const proto = HTTP_SCHEMES[pfn.slice(0, i)];
@@ -26,7 +41,14 @@ export function pfnToHttpUrl(pfn: string): string {
   return `${proto}${pfn.slice(i + 1)}`;
 }
 
-/** Parse an RFC 3230 `Digest` header into lower-case algorithm → value. */
+/**
+ * Parse an RFC 3230 `Digest` header into lower-case algorithm → value.
+ *
+ * @example
+ * ```ts
+ * parseDigestHeader('adler32=1e720467'); // { adler32: '1e720467' }
+ * ```
+ */
 export function parseDigestHeader(value: string | null): Record<string, string> {
   const out: Record<string, string> = {};
   if (!value) return out;
@@ -35,6 +57,38 @@ export function parseDigestHeader(value: string | null): Record<string, string> 
     if (eq > 0) out[part.slice(0, eq).trim().toLowerCase()] = part.slice(eq + 1).trim();
   }
   return out;
+}
+
+/**
+ * The `Destination` header of a WebDAV MOVE to `url`. RFC 4918 wants a URI (percent-encoded), and
+ * dCache, StoRM and Apache decode it; XRootD does not: it takes the header's bytes as the path, so a
+ * name with a space or non-ASCII characters would be stored with literal `%XX` sequences. For XRootD
+ * the decoded path is sent as its UTF-8 bytes (a header value is a byte string).
+ *
+ * @example
+ * ```ts
+ * moveDestination('https://se/a b/f', false); // 'https://se/a%20b/f'
+ * moveDestination('https://se/a b/f', true);  // 'https://se/a b/f'
+ * ```
+ */
+export function moveDestination(url: string, undecoded: boolean): string {
+  const u = new URL(url);
+  if (!undecoded) return u.href;
+  let path = u.pathname;
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    // A malformed escape cannot have been decoded by the server either: send it as it is.
+  }
+  const bytes = new TextEncoder().encode(path);
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return `${u.origin}${binary}${u.search}`;
+}
+
+/** @internal A URL safe for messages: no credentials, no secret query values. */
+export function displayUrl(url: string): string {
+  return redactUrl(url) ?? url;
 }
 
 /** Options of {@link StorageClient}. */
@@ -49,6 +103,8 @@ export interface StorageClientOptions {
 /** @internal */
 export class StorageClient {
   readonly #t: Transport;
+  /** Origins whose `Server` header named XRootD (see {@link moveDestination}). */
+  readonly #xrootd = new Set<string>();
 
   constructor(options: StorageClientOptions) {
     this.#t = new Transport({
@@ -63,14 +119,24 @@ export class StorageClient {
   }
 
   /** GET from `offset` (Range); resolves with the response (200 or 206). */
-  get(pfn: string, offset: number, signal?: AbortSignal): Promise<Response> {
-    return this.#t.request({ method: 'GET', path: pfnToHttpUrl(pfn), headers: offset > 0 ? { Range: `bytes=${offset}-` } : {}, signal });
+  async get(pfn: string, offset: number, signal?: AbortSignal): Promise<Response> {
+    const url = pfnToHttpUrl(pfn);
+    const res = await this.#t.request({ method: 'GET', path: url, headers: offset > 0 ? { Range: `bytes=${offset}-` } : {}, signal });
+    this.#note(url, res.headers);
+    return res;
+  }
+
+  /** Remember what kind of server answered for `url`'s origin. */
+  #note(url: string, headers: Headers): void {
+    if (/xrootd/i.test(headers.get('Server') ?? '')) this.#xrootd.add(new URL(url).origin);
   }
 
   /** HEAD with `Want-Digest: adler32`: size and the storage's checksum when it has one. */
   async stat(pfn: string, signal?: AbortSignal): Promise<{ bytes: number | undefined; adler32: string | undefined } | undefined> {
     try {
-      const { headers } = await this.#t.send({ method: 'HEAD', path: pfnToHttpUrl(pfn), headers: { 'Want-Digest': 'adler32' }, signal });
+      const url = pfnToHttpUrl(pfn);
+      const { headers } = await this.#t.send({ method: 'HEAD', path: url, headers: { 'Want-Digest': 'adler32' }, signal });
+      this.#note(url, headers);
       const len = headers.get('Content-Length');
       return { bytes: len === null ? undefined : Number(len), adler32: parseDigestHeader(headers.get('Digest')).adler32?.toLowerCase() };
     } catch (e) {
@@ -82,7 +148,10 @@ export class StorageClient {
   /** PUT a body (a Blob or bytes: replayable, so a 401 refresh can resend it). Creates parents with MKCOL if the server wants them. */
   async put(pfn: string, body: Blob | Uint8Array, signal?: AbortSignal): Promise<void> {
     const url = pfnToHttpUrl(pfn);
-    const send = () => this.#t.send({ method: 'PUT', path: url, body: body as BodyInit, headers: { 'Content-Type': 'application/octet-stream' }, signal });
+    const send = async () => {
+      const { headers } = await this.#t.send({ method: 'PUT', path: url, body: body as BodyInit, headers: { 'Content-Type': 'application/octet-stream' }, signal });
+      this.#note(url, headers);
+    };
     try {
       await send();
     } catch (e) {
@@ -107,9 +176,14 @@ export class StorageClient {
     }
   }
 
-  /** WebDAV MOVE with an absolute `Destination` (XRootD refuses path-only destinations). */
+  /**
+   * WebDAV MOVE with an absolute `Destination` (XRootD refuses path-only destinations), encoded for
+   * the server that answered earlier requests to that origin (see {@link moveDestination}).
+   */
   async move(from: string, to: string, signal?: AbortSignal): Promise<void> {
-    await this.#t.send({ method: 'MOVE', path: pfnToHttpUrl(from), headers: { Destination: pfnToHttpUrl(to), Overwrite: 'T' }, signal });
+    const dest = pfnToHttpUrl(to);
+    const destination = moveDestination(dest, this.#xrootd.has(new URL(dest).origin));
+    await this.#t.send({ method: 'MOVE', path: pfnToHttpUrl(from), headers: { Destination: destination, Overwrite: 'T' }, signal });
   }
 
   /** DELETE; a missing object is fine when `ignoreMissing`. */

@@ -3,14 +3,18 @@
  * @module
  */
 import type { Did } from '../core/did.js';
+import type { DlaasError } from '../core/errors.js';
 import type { StagedLocation } from './sinks.js';
 
 /** Per-file status, as the Rucio JupyterLab extension names them (plus the download outcomes). */
 export type FileStatus = 'OK' | 'REPLICATING' | 'STUCK' | 'NOT_AVAILABLE' | 'FAILED';
 
 /**
- * Collection status (the extension's semantics): any REPLICATING → REPLICATING; any STUCK → STUCK;
- * none OK → NOT_AVAILABLE; some not OK → PARTIALLY_AVAILABLE; all OK → AVAILABLE; no files → EMPTY.
+ * Collection status, with the Rucio JupyterLab extension's precedence (`computeCollectionState`): no
+ * files → EMPTY; any REPLICATING → REPLICATING; else any STUCK → STUCK; else none OK → NOT_AVAILABLE;
+ * else some not OK → PARTIALLY_AVAILABLE; else AVAILABLE. One deliberate difference: the extension
+ * only counts NOT_AVAILABLE files towards PARTIALLY_AVAILABLE, so a FAILED file next to OK ones would
+ * leave the collection AVAILABLE there; here every file that is not OK makes it PARTIALLY_AVAILABLE.
  */
 export type CollectionStatus = 'AVAILABLE' | 'PARTIALLY_AVAILABLE' | 'REPLICATING' | 'STUCK' | 'NOT_AVAILABLE' | 'EMPTY';
 
@@ -37,8 +41,8 @@ export interface FileManifest {
   skipped?: boolean;
   /** Transfer attempts made (0 in replica mode or when skipped). */
   attempts: number;
-  /** Why it failed (`status: 'FAILED' | 'STUCK' | 'NOT_AVAILABLE'`). */
-  error?: { code: string; message: string };
+  /** Why it failed (`status: 'FAILED' | 'STUCK' | 'NOT_AVAILABLE'`): e.g. a `ChecksumMismatchError`, a `ForbiddenError`. */
+  error?: DlaasError;
 }
 
 /** The outcome of `staging.stage()`. */
@@ -52,14 +56,29 @@ export interface StageResult {
   totals: { files: number; ok: number; failed: number; bytes: number; verifiedBytes: number; skipped: number };
 }
 
-/** A progress event. */
+/**
+ * A progress event.
+ * - `plan`: what will be staged (download mode: files and bytes to fetch).
+ * - `rule`: a rule was polled (replica mode): locks OK / replicating / stuck, and the bytes of the
+ *   files whose lock is OK out of the rule's bytes.
+ * - `file`: one file is finished (any outcome); `done` of `total` files are.
+ * - `bytes`: a download progressed (throttled to about 10 per second): the file's bytes, all bytes
+ *   held so far (resumed and skipped files included), and the rate since the start in bytes/s.
+ */
 export type StageEvent =
   | { type: 'plan'; files: number; bytes: number }
-  | { type: 'rule'; ruleId: string; state: string; ok: number; replicating: number; stuck: number; total: number }
-  | { type: 'file'; manifest: FileManifest }
+  | { type: 'rule'; ruleId: string; state: string; ok: number; replicating: number; stuck: number; total: number; bytes: number; bytesOk: number }
+  | { type: 'file'; manifest: FileManifest; done: number; total: number }
   | { type: 'bytes'; did: Did | undefined; url?: string; transferred: number; total: number | null; overallBytes: number; overallTotal: number; rate: number };
 
-/** Compute a collection's status from its files. */
+/**
+ * Compute a collection's status from its files (see {@link CollectionStatus}).
+ *
+ * @example
+ * ```ts
+ * collectionStatus([{ status: 'OK' }, { status: 'NOT_AVAILABLE' }]); // 'PARTIALLY_AVAILABLE'
+ * ```
+ */
 export function collectionStatus(files: readonly Pick<FileManifest, 'status'>[]): CollectionStatus {
   if (files.length === 0) return 'EMPTY';
   if (files.some((f) => f.status === 'REPLICATING')) return 'REPLICATING';

@@ -4,7 +4,7 @@
  * @module
  */
 import { formatDid, toDid, type Did } from '../core/did.js';
-import { ConnectionError, DlaasError, DuplicateError, ErrorCode, InvalidArgumentError, NotFoundError, ServerError } from '../core/errors.js';
+import { AbortError, ConnectionError, DlaasError, DuplicateError, ErrorCode, InvalidArgumentError, NotFoundError, ServerError, type ErrorCodeValue } from '../core/errors.js';
 import type { RucioClient } from '../rucio/client.js';
 import { protocolsFor } from '../rucio/rses.js';
 import type { RseSettings } from '../rucio/types.js';
@@ -28,6 +28,7 @@ export interface UploadFile {
 /** Outcome of one file. */
 export interface UploadManifest {
   did: Did;
+  /** `SKIPPED`: the same file was already AVAILABLE on the RSE. */
   status: 'OK' | 'SKIPPED' | 'FAILED';
   pfn?: string;
   bytes: number;
@@ -35,17 +36,29 @@ export interface UploadManifest {
   md5?: string;
   /** The step that failed. */
   step?: UploadStep;
-  error?: { code: string; message: string };
+  /** Why it failed: `error.step` says where, `error.cause` what the service answered (e.g. a `ForbiddenError`). */
+  error?: UploadError;
 }
 
-/** A failed upload step. */
+/**
+ * A failed upload step. `code` is the cause's code when the cause is a dlaas error (e.g.
+ * `DLAAS_FORBIDDEN` for a storage token without `storage.create`), `DLAAS_FILE_CONFLICT` when a
+ * different file already has the name, `DLAAS_CHECKSUM_MISMATCH` when the storage holds other bytes.
+ *
+ * @example
+ * ```ts
+ * const { files } = await lake.staging.upload([{ name: 'out.fits', data }], { scope: 'user.jdoe', rse: 'SITE_A' });
+ * const e = files[0]!.error;
+ * if (e?.step === 'transfer' && e.cause instanceof ForbiddenError) console.log('the storage token cannot write');
+ * ```
+ */
 export class UploadError extends DlaasError {
   /** Which step failed. */
   readonly step: UploadStep;
-  /** The file. */
+  /** The file, `scope:name`. */
   readonly did: string;
-  constructor(step: UploadStep, did: Did, message: string, cause?: unknown, code: string = ErrorCode.uploadFailed) {
-    super(`upload of ${formatDid(did)} failed at "${step}": ${message}`, { cause }, code as never);
+  constructor(step: UploadStep, did: Did, message: string, cause?: unknown, code?: ErrorCodeValue) {
+    super(`upload of ${formatDid(did)} failed at "${step}": ${message}`, { cause }, code ?? (cause instanceof DlaasError ? cause.code : ErrorCode.uploadFailed));
     this.step = step;
     this.did = formatDid(did);
   }
@@ -57,6 +70,8 @@ export interface UploadRunOptions {
   rse: string;
   /** PFN scheme for writing (default: the best `https`/`davs` protocol). */
   scheme?: string;
+  /** Attach each uploaded file to this dataset. */
+  dataset?: Did | undefined;
   signal?: AbortSignal | undefined;
   onStep?: (did: Did, step: UploadStep) => void;
 }
@@ -79,10 +94,6 @@ export async function prepareUpload(rucio: RucioClient, storage: StorageClient, 
   return { rucio, storage, settings, scheme: protocol.scheme };
 }
 
-function info(e: unknown): { code: string; message: string } {
-  return e instanceof DlaasError ? { code: e.code, message: e.message } : { code: ErrorCode.unknown, message: String(e) };
-}
-
 /** The state of a file's replica on the RSE, from the catalogue (`undefined` = none). */
 async function replicaState(rucio: RucioClient, did: Did, rse: string, signal: AbortSignal | undefined): Promise<string | undefined> {
   for await (const r of rucio.replicas.list([did], { rseExpression: rse, allStates: true, signal })) {
@@ -91,7 +102,44 @@ async function replicaState(rucio: RucioClient, did: Did, rse: string, signal: A
   return undefined;
 }
 
-/** Upload one file. Never throws for the file's own failure (see the manifest's `step`/`error`). */
+/**
+ * The catalogue's view of the file: the replica state on the RSE (`undefined`: no replica, or no
+ * DID). A DID with other content is a conflict.
+ */
+async function catalogueState(rucio: RucioClient, did: Did, sums: Checksums, rse: string, signal: AbortSignal | undefined): Promise<string | undefined> {
+  let existing;
+  try {
+    existing = await rucio.dids.get(did, { signal });
+  } catch (e) {
+    if (e instanceof NotFoundError) return undefined;
+    throw e;
+  }
+  if (existing.bytes !== sums.bytes || !sameAdler32(existing.adler32, sums.adler32)) {
+    throw new UploadError('check', did, `a different file with this name exists (${existing.bytes} bytes, adler32 ${existing.adler32}; this one: ${sums.bytes} bytes, adler32 ${sums.adler32})`, undefined, ErrorCode.fileConflict);
+  }
+  return replicaState(rucio, did, rse, signal);
+}
+
+type StorageStat = Awaited<ReturnType<StorageClient['stat']>>;
+
+/** Check the storage's view of an object: it exists, has the size, and the adler32 where the storage reports one. */
+function checkStored(stat: StorageStat, sums: Checksums, step: UploadStep, did: Did, what: string): void {
+  if (!stat) throw new UploadError(step, did, `${what} is not on the storage`);
+  if (stat.bytes !== undefined && stat.bytes !== sums.bytes) throw new UploadError(step, did, `the storage has ${stat.bytes} bytes at ${what}, expected ${sums.bytes}`, undefined, ErrorCode.checksumMismatch);
+  if (stat.adler32 && !sameAdler32(stat.adler32, sums.adler32)) throw new UploadError(step, did, `the storage reports adler32 ${stat.adler32} at ${what}, expected ${sums.adler32}`, undefined, ErrorCode.checksumMismatch);
+}
+
+/** True when the object at `pfn` is provably this file (size and the storage's adler32). */
+async function alreadyStored(storage: StorageClient, pfn: string, sums: Checksums, signal: AbortSignal | undefined): Promise<boolean> {
+  const stat = await storage.stat(pfn, signal);
+  return !!stat && stat.bytes === sums.bytes && !!stat.adler32 && sameAdler32(stat.adler32, sums.adler32);
+}
+
+/**
+ * Upload one file. Never throws for the file's own failure (see the manifest's `step`/`error`);
+ * throws {@link AbortError} when aborted. A re-run finishes what an earlier run left: a COPYING
+ * replica whose bytes are already verified at the final PFN is only set AVAILABLE.
+ */
 export async function uploadOne(run: UploadRun, file: UploadFile, o: UploadRunOptions): Promise<UploadManifest> {
   const { rucio, storage } = run;
   const did = toDid({ scope: o.scope, name: file.name });
@@ -99,54 +147,56 @@ export async function uploadOne(run: UploadRun, file: UploadFile, o: UploadRunOp
   const size = file.data instanceof Blob ? file.data.size : file.data.byteLength;
   let step: UploadStep = 'checksum';
   let sums: Checksums | undefined;
+  let pfn: string | undefined;
   let tmp: string | undefined;
   const at = (s: UploadStep) => {
     step = s;
     o.onStep?.(did, s);
   };
+  const result = (status: 'OK' | 'SKIPPED', s: Checksums): UploadManifest => ({ did, status, ...(pfn ? { pfn } : {}), bytes: s.bytes, adler32: s.adler32, ...(s.md5 ? { md5: s.md5 } : {}) });
   try {
     at('checksum');
     sums = await checksumOf(file.data, { md5: true });
     at('check');
-    let state: string | undefined;
-    try {
-      const existing = await rucio.dids.get(did, { signal });
-      if (existing.bytes !== sums.bytes || !sameAdler32(existing.adler32, sums.adler32)) {
-        throw new UploadError('check', did, `a different file with this name exists (${existing.bytes} bytes, adler32 ${existing.adler32})`, undefined, ErrorCode.fileConflict);
+    const state = await catalogueState(rucio, did, sums, o.rse, signal);
+    if (state !== 'AVAILABLE') {
+      if (state === undefined) {
+        at('register');
+        await registerCopying(rucio, did, sums, o.rse, file.meta, signal);
       }
-      state = await replicaState(rucio, did, o.rse, signal);
-    } catch (e) {
-      if (!(e instanceof NotFoundError)) throw e;
+      at('pfn');
+      pfn = (await rucio.rses.pfns(o.rse, [did], { operation: 'write', scheme: run.scheme, settings: run.settings, signal }))[formatDid(did)];
+      if (!pfn) throw new UploadError('pfn', did, 'the RSE returned no PFN');
+      // A re-run after a failure past the rename: the verified bytes are already in place.
+      if (state === undefined || !(await alreadyStored(storage, pfn, sums, signal))) {
+        tmp = `${pfn}.rucio.upload`;
+        at('transfer');
+        await storage.delete(tmp, { ignoreMissing: true, signal });
+        await storage.put(tmp, file.data, signal);
+        at('verify');
+        checkStored(await storage.stat(tmp, signal), sums, 'verify', did, 'the temporary object');
+        at('rename');
+        await storage.move(tmp, pfn, signal);
+        tmp = undefined;
+        // The final name must hold the bytes before the catalogue says so (servers differ in MOVE details).
+        checkStored(await storage.stat(pfn, signal), sums, 'rename', did, 'the final PFN');
+      }
+      at('set-available');
+      await rucio.replicas.updateState(o.rse, [{ ...did, state: 'AVAILABLE' }], { signal });
     }
-    if (state === 'AVAILABLE') return { did, status: 'SKIPPED', bytes: sums.bytes, adler32: sums.adler32, ...(sums.md5 ? { md5: sums.md5 } : {}) };
-    if (state === undefined) {
-      at('register');
-      await registerCopying(rucio, did, sums, o.rse, file.meta, signal);
+    if (o.dataset) {
+      at('attach');
+      await rucio.dids.attach(o.dataset, [did], { signal }).catch((e: unknown) => {
+        if (!(e instanceof DuplicateError)) throw e;
+      });
     }
-    at('pfn');
-    const pfn = (await rucio.rses.pfns(o.rse, [did], { operation: 'write', scheme: run.scheme, settings: run.settings, signal }))[formatDid(did)];
-    if (!pfn) throw new UploadError('pfn', did, 'the RSE returned no PFN');
-    tmp = `${pfn}.rucio.upload`;
-    at('transfer');
-    await storage.delete(tmp, { ignoreMissing: true, signal });
-    await storage.put(tmp, file.data, signal);
-    at('verify');
-    const stat = await storage.stat(tmp, signal);
-    if (!stat) throw new UploadError('verify', did, 'the uploaded object is not on the storage');
-    if (stat.bytes !== undefined && stat.bytes !== size) throw new UploadError('verify', did, `storage has ${stat.bytes} bytes, expected ${size}`, undefined, ErrorCode.checksumMismatch);
-    if (stat.adler32 && !sameAdler32(stat.adler32, sums.adler32)) throw new UploadError('verify', did, `storage adler32 ${stat.adler32}, expected ${sums.adler32}`, undefined, ErrorCode.checksumMismatch);
-    at('rename');
-    await storage.move(tmp, pfn, signal);
-    tmp = undefined;
-    at('set-available');
-    await rucio.replicas.updateState(o.rse, [{ ...did, state: 'AVAILABLE' }], { signal });
-    return { did, status: 'OK', pfn, bytes: sums.bytes, adler32: sums.adler32, ...(sums.md5 ? { md5: sums.md5 } : {}) };
+    return result(state === 'AVAILABLE' ? 'SKIPPED' : 'OK', sums);
   } catch (e) {
     // Never leave a temporary object behind; the replica stays COPYING (not AVAILABLE) for a re-run.
     if (tmp) await storage.delete(tmp, { ignoreMissing: true }).catch(() => {});
-    if (signal?.aborted) throw e;
-    const error = e instanceof UploadError ? info(e) : info(new UploadError(step, did, e instanceof Error ? e.message : String(e), e));
-    return { did, status: 'FAILED', step: e instanceof UploadError ? e.step : step, bytes: sums?.bytes ?? size, ...(sums ? { adler32: sums.adler32 } : {}), error };
+    if (signal?.aborted) throw e instanceof AbortError ? e : new AbortError('upload was aborted', { cause: signal.reason });
+    const error = e instanceof UploadError ? e : new UploadError(step, did, e instanceof Error ? e.message : String(e), e);
+    return { did, status: 'FAILED', step: error.step, ...(pfn ? { pfn } : {}), bytes: sums?.bytes ?? size, ...(sums ? { adler32: sums.adler32 } : {}), error };
   }
 }
 

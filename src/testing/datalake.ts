@@ -59,8 +59,8 @@ export interface DataLakeEmulator {
   addUser(user: DataLakeUserOptions): string;
   /** Seed a dataset in Rucio and put its files on the RSEs' storage. */
   seedDataset(options: SeedDatasetOptions): Promise<SeededFile[]>;
-  /** Finish queued transfers (rules → OK) and copy the bytes onto the destination storage. */
-  completeTransfers(options?: { ruleId?: string }): Promise<number>;
+  /** Finish queued transfers (all, or a rule's, at most `limit`: rules → OK) and copy the bytes onto the destination storage. */
+  completeTransfers(options?: { ruleId?: string; limit?: number }): Promise<number>;
   /** Fail queued transfers (rules → STUCK). */
   failTransfers(options?: { ruleId?: string; error?: string }): number;
   /** Bring catalogue bytes and storage in step (called by the methods above; call it after direct changes). */
@@ -99,9 +99,10 @@ export async function createDataLakeEmulator(options: DataLakeEmulatorOptions = 
   const emails = new Map<string, string>();
   const esap = createEsapEmulator({
     baseUrl: url,
-    // ESAP asks the IdP's userinfo for the bearer's email: here, the Rucio account's email.
-    userinfo: (token: string) => {
-      const account = rucio.tokenAccount(token);
+    // ESAP asks the IdP's userinfo for the bearer's email: here, the Rucio account's email (Rucio
+    // tokens, and JWTs of the OIDC issuers the Rucio part trusts).
+    userinfo: async (token: string) => {
+      const account = await rucio.authenticateToken(token);
       const email = account ? emails.get(account) : undefined;
       return email && account ? { email, sub: account } : undefined;
     },
@@ -116,9 +117,9 @@ export async function createDataLakeEmulator(options: DataLakeEmulatorOptions = 
       createStorageEmulator({
         baseUrl: url,
         cors: cors === '*' ? true : cors,
-        // Storage accepts the WLCG tokens of the lake's issuer, and (a simplification) any valid Rucio token.
+        // Storage accepts the WLCG tokens of the lake's issuer, and (a simplification) any token Rucio accepts.
         verifyToken: async (token) => {
-          const account = rucio.tokenAccount(token);
+          const account = await rucio.authenticateToken(token);
           if (account) return { scopes: FULL_STORAGE_SCOPE.split(' '), sub: account };
           return wlcgVerify(token);
         },

@@ -50,6 +50,13 @@ export interface TestOPOptions {
   slowDownPolls?: number;
   /** Sub-path of the issuer, e.g. `/realms/escape/` (default: the origin, no trailing slash). */
   issuerPath?: string;
+  /**
+   * More redirect URIs of the browser client `dlaas-web` (e.g. a test page's `http://127.0.0.1:<port>/callback`).
+   * The OP answers CORS requests from the origins of the client's redirect URIs, as IAM does for registered apps.
+   */
+  webRedirectUris?: readonly string[];
+  /** More origins the OP answers CORS requests from (e.g. an extension's `chrome-extension://<id>`). */
+  corsOrigins?: readonly string[];
 }
 
 /** A running test OP. */
@@ -136,7 +143,7 @@ export async function startTestOP(options: TestOPOptions = {}): Promise<TestOP> 
         token_endpoint_auth_method: 'none',
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
-        redirect_uris: [TEST_CLIENTS.web.redirectUri],
+        redirect_uris: [TEST_CLIENTS.web.redirectUri, ...(options.webRedirectUris ?? [])],
       },
       {
         client_id: TEST_CLIENTS.service.clientId,
@@ -171,6 +178,10 @@ export async function startTestOP(options: TestOPOptions = {}): Promise<TestOP> 
       },
     },
     extraTokenClaims: async (_ctx: unknown, token: { accountId?: string }) => wlcg(token.accountId),
+    // oidc-provider's default: CORS for public clients from their redirect URIs' origins; plus `corsOrigins`.
+    clientBasedCORS: (ctx: { oidc?: { route?: string } }, origin: string, client: { clientAuthMethod?: string; redirectUris?: string[] }) =>
+      (options.corsOrigins ?? []).includes(origin) ||
+      ((ctx.oidc?.route === 'userinfo' || client.clientAuthMethod === 'none') && (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin)),
     pkce: { required: () => true },
     ttl: {
       AccessToken: ttl,

@@ -3,10 +3,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { StreamChecksum, checksumOf, sameAdler32 } from '../../src/staging/checksum.js';
-import { downloadRelativePath, pfnToLocalPath } from '../../src/staging/paths.js';
+import { downloadRelativePath, joinPath, pfnToLocalPath } from '../../src/staging/paths.js';
 import { memorySink } from '../../src/staging/sinks.js';
 import { orderSources } from '../../src/staging/staging.js';
-import { parseDigestHeader, pfnToHttpUrl } from '../../src/staging/storage.js';
+import { moveDestination, parseDigestHeader, pfnToHttpUrl } from '../../src/staging/storage.js';
 import { collectionStatus } from '../../src/staging/types.js';
 
 /** zlib's adler32 and md5 via Python, for reference values. */
@@ -56,24 +56,55 @@ describe('checksums', () => {
   });
 });
 
+/** The extension's `translate_pfn_to_path`, run by Python itself, for a batch of [pfn, mount, pathBeginsAt]. */
+function pythonTranslate(cases: readonly [string, string, number][]): { path: string; suffix: string }[] {
+  const script = [
+    'import json, os, sys',
+    'from urllib.parse import urlparse',
+    'out = []',
+    'for pfn, mount, n in json.load(sys.stdin):',
+    "    suffix = urlparse(pfn).path.strip('/').split('/', n)[-1]",
+    '    out.append({"path": os.path.join(mount, suffix), "suffix": suffix})',
+    'print(json.dumps(out))',
+  ].join('\n');
+  return JSON.parse(execFileSync('python3', ['-c', script], { input: JSON.stringify(cases), encoding: 'utf8' })) as { path: string; suffix: string }[];
+}
+
 describe('PFN → local path (the JupyterLab extension rule)', () => {
-  it('reproduces the documented example and the VRE setting', () => {
+  it('reproduces the documented example and the ESCAPE VRE setting', () => {
+    // CONFIGURATION.md of rucio/jupyterlab-extension
     expect(pfnToLocalPath('root://xrd1:1094//rucio/test/49/ad/f1.txt', '/eos/rucio', 1)).toBe('/eos/rucio/test/49/ad/f1.txt');
+    // vre-hub: RUCIO_PATH_BEGINS_AT=5 replaces /eos/pilot/eulake/escape/data with the mount /eos/eulake
     expect(pfnToLocalPath('root://eospilot.cern.ch:1094//eos/pilot/eulake/escape/data/atlas/ab/cd/f.root', '/eos/eulake', 5)).toBe('/eos/eulake/atlas/ab/cd/f.root');
     expect(pfnToLocalPath('davs://h:443/rucio/site_b/test/80/25/file1', '/mnt/site_b/', 2)).toBe('/mnt/site_b/test/80/25/file1');
     expect(pfnToLocalPath('file://localhost/rucio/SITE_A/test/80/25/file1', '/data', 0)).toBe('/data/rucio/SITE_A/test/80/25/file1');
   });
 
-  it("keeps the last segment when there are fewer segments than pathBeginsAt (Python split(..., n)[-1])", () => {
-    expect(pfnToLocalPath('root://h//a/b', '/m', 7)).toBe('/m/b');
+  it('takes the URL path as Python does: no percent-decoding, spaces and non-ASCII kept, ;params cut for http(s) only', () => {
+    expect(pfnToLocalPath('davs://h/a b/dätä/f;1.txt', '/m', 0)).toBe('/m/a b/dätä/f;1.txt');
+    expect(pfnToLocalPath('https://h/a%20b/f.txt;v=1?q=2#x', '/m', 0)).toBe('/m/a%20b/f.txt');
+    expect(pfnToLocalPath('root://h//a/b', '/m', 7)).toBe('/m/b'); // fewer segments than pathBeginsAt: the last one
+  });
+
+  it('matches Python (urlparse + str.split + os.path.join) on 3,000 generated PFNs, and refuses exactly the paths that would leave the mount', () => {
+    const segment = fc.oneof(fc.constantFrom('rucio', 'eos', 'data', 'a b', 'dätä', '..', '.', '', 'f;1', 'x%20y', '49', 'ad'), fc.string({ maxLength: 6 }).map((t) => [...t].filter((c) => c > ' ' && c !== '\x7f' && !'?#/'.includes(c)).join('')));
+    const pfn = fc.tuple(fc.constantFrom('root://xrd1:1094/', 'davs://h:443', 'https://h', 'file://', 'file://localhost', 'srm://h:8443/srm/managerv2?SFN='), fc.array(segment, { maxLength: 8 }), fc.constantFrom('', '?q=1', '#frag', ';p')).map(([head, segs, tail]) => `${head}/${segs.join('/')}${tail}`);
+    const cases = fc.sample(fc.tuple(pfn, fc.constantFrom('/eos/rucio', '/mnt/site_b/', '/m//'), fc.nat(7)), { numRuns: 3000, seed: 42 });
+    const want = pythonTranslate(cases);
+    cases.forEach(([p, mount, n], i) => {
+      const { path, suffix } = want[i] as { path: string; suffix: string };
+      const escapes = suffix.startsWith('/') || suffix.split('/').includes('..');
+      if (escapes) expect(() => pfnToLocalPath(p, mount, n), p).toThrow(InvalidArgumentError);
+      else expect(pfnToLocalPath(p, mount, n), `${p} ${mount} ${n}`).toBe(path);
+    });
   });
 
   it('refuses paths that would leave the mount, and bad arguments', () => {
-    // The URL parser resolves dot segments, so they cannot climb out of the mount.
-    expect(pfnToLocalPath('root://h//a/../../etc/passwd', '/m', 0)).toBe('/m/etc/passwd');
+    expect(() => pfnToLocalPath('root://h//a/../../etc/passwd', '/m', 0)).toThrow(/outside the mount/);
     expect(() => pfnToLocalPath('root://h//a//etc/passwd', '/m', 1)).toThrow(/outside the mount/);
     expect(() => pfnToLocalPath('not a url', '/m', 0)).toThrow(/not a URL/);
     expect(() => pfnToLocalPath('root://h//a', '/m', -1)).toThrow(/pathBeginsAt/);
+    expect(() => pfnToLocalPath('root://h//a', '', 0)).toThrow(/rseMountPath/);
   });
 
   it('never throws anything but InvalidArgumentError, and stays under the mount', () => {
@@ -89,6 +120,13 @@ describe('PFN → local path (the JupyterLab extension rule)', () => {
       }),
       { numRuns: 5000 },
     );
+  });
+
+  it('joins like os.path.join', () => {
+    expect(joinPath('/a', 'b')).toBe('/a/b');
+    expect(joinPath('/a/', 'b')).toBe('/a/b');
+    expect(joinPath('/a', '')).toBe('/a/');
+    expect(joinPath('/a', '/b')).toBe('/b');
   });
 
   it('lays out downloads as scope/name and refuses dot segments', () => {
@@ -107,6 +145,9 @@ describe('collection status', () => {
     expect(s('OK', 'REPLICATING', 'STUCK')).toBe('REPLICATING');
     expect(s('OK', 'STUCK')).toBe('STUCK');
     expect(s('NOT_AVAILABLE', 'FAILED')).toBe('NOT_AVAILABLE');
+    expect(s('STUCK', 'NOT_AVAILABLE')).toBe('STUCK');
+    // The one deliberate difference from the extension: a FAILED file next to OK ones is not AVAILABLE.
+    expect(s('OK', 'FAILED')).toBe('PARTIALLY_AVAILABLE');
   });
 });
 
@@ -134,6 +175,16 @@ describe('sources and storage helpers', () => {
     expect(pfnToHttpUrl('dav://h/p')).toBe('http://h/p');
     expect(() => pfnToHttpUrl('root://h//p')).toThrow(InvalidArgumentError);
     expect(parseDigestHeader('adler32=1e720467, MD5=rL0Y20zC+Fzt72VPzMSk2A==')).toEqual({ adler32: '1e720467', md5: 'rL0Y20zC+Fzt72VPzMSk2A==' });
+  });
+
+  it('writes MOVE Destination as a URI (RFC 4918), or as the UTF-8 bytes of the decoded path for XRootD', () => {
+    const url = 'https://se:1094/rucio space/dätä/f.txt';
+    expect(moveDestination(url, false)).toBe('https://se:1094/rucio%20space/d%C3%A4t%C3%A4/f.txt');
+    const raw = moveDestination(url, true);
+    expect(raw).toBe(`https://se:1094${String.fromCharCode(...new TextEncoder().encode('/rucio space/dätä/f.txt'))}`);
+    expect(() => new Headers({ Destination: raw })).not.toThrow(); // a valid header value (bytes ≤ 0xFF)
+    expect(moveDestination('https://se/a%41b', true)).toBe('https://se/aAb');
+    expect(moveDestination('https://se/bad%zz', true)).toBe('https://se/bad%zz');
   });
 
   it('memory sink keeps partial data for resume and publishes only on commit', async () => {

@@ -119,6 +119,7 @@ export async function handleRedirectCallback(client: OidcClient, options: Redire
 export interface PopupWindowLike {
   location: { href: string } | string;
   readonly closed: boolean;
+  /** Close the popup. */
   close(): void;
 }
 
@@ -145,8 +146,11 @@ export interface MessageEventLike {
  * ```
  */
 export interface PopupHost {
+  /** `window.open`: the popup, or `null` when a blocker refused it. */
   open(url: string, target: string, features: string): PopupWindowLike | null;
+  /** Listen for the popup's `message` with the callback URL. */
   addEventListener(type: 'message', listener: (event: MessageEventLike) => void): void;
+  /** Stop listening. */
   removeEventListener(type: 'message', listener: (event: MessageEventLike) => void): void;
 }
 

@@ -68,10 +68,15 @@ export interface RucioEmulator extends FetchEmulatorApi {
   bytes(did: DidLike, rse: string): Uint8Array | undefined;
   /** Store the bytes of a replica (what a storage emulator does on upload). */
   putBytes(did: DidLike, rse: string, data: Uint8Array): void;
-  /** Complete queued transfers (all, or those of one rule); returns how many succeeded. */
-  completeTransfers(options?: { ruleId?: string }): number;
+  /** Complete queued transfers (all, or those of one rule, at most `limit` of them); returns how many succeeded. */
+  completeTransfers(options?: { ruleId?: string; limit?: number }): number;
   /** The account a token authenticates as, if it is a valid (unexpired) token the server knows. */
   tokenAccount(token: string): string | undefined;
+  /**
+   * The account a token authenticates as, the way the server's auth decides it: a token the server
+   * knows, or a JWT of an issuer trusted through the `oidc` option (checked once, then kept).
+   */
+  authenticateToken(token: string): Promise<string | undefined>;
   /** Every explicit file replica: DID, RSE name, state. */
   fileReplicas(): Iterable<{ did: { scope: string; name: string }; rse: string; state: string }>;
   /** Fail queued transfers: locks STUCK, rules STUCK with `error`. Returns how many failed. */
@@ -150,13 +155,18 @@ class Emulator extends FetchEmulator implements RucioEmulator, RouteEnv {
   private async authenticate(request: Request): Promise<string> {
     const token = request.headers.get('X-Rucio-Auth-Token')?.trim();
     if (!token) throw new RucioError(400, 'ValueError', 'Token must be set.');
+    const account = await this.authenticateToken(token);
+    if (account === undefined) throw new RucioError(401, 'CannotAuthenticate', 'Cannot authenticate with given credentials');
+    return account;
+  }
+
+  async authenticateToken(token: string): Promise<string | undefined> {
     let record = this.store.tokens.get(token);
     if (!record && this.acceptJwt) {
       const jwt = await this.acceptJwt(token);
       if (jwt) this.store.tokens.set(token, (record = { token, account: jwt.account, identity: jwt.identity, expiresAt: jwt.expiresAt, audience: jwt.audience, scope: jwt.scope }));
     }
-    if (!record || record.expiresAt <= this.store.now()) throw new RucioError(401, 'CannotAuthenticate', 'Cannot authenticate with given credentials');
-    return record.account;
+    return record && record.expiresAt > this.store.now() ? record.account : undefined;
   }
 
   addOidcIdentity(sub: string, issuer: string, account: string): void {
@@ -326,8 +336,8 @@ class Emulator extends FetchEmulator implements RucioEmulator, RouteEnv {
     }
   }
 
-  completeTransfers(options: { ruleId?: string } = {}): number {
-    return this.judge.completeTransfers(options.ruleId);
+  completeTransfers(options: { ruleId?: string; limit?: number } = {}): number {
+    return this.judge.completeTransfers(options.ruleId, options.limit);
   }
 
   failTransfers(options: { ruleId?: string; error?: string } = {}): number {

@@ -316,9 +316,9 @@ export class Judge {
     return all.filter((t) => locks?.has(`${didKey(t.scope, t.name)}@${t.rseId}`));
   }
 
-  /** Complete queued transfers (all, or those of one rule); returns how many succeeded. */
-  completeTransfers(ruleId?: string): number {
-    return this.transfersOf(ruleId).filter((t) => this.finish(t)).length;
+  /** Complete queued transfers (all, or those of one rule, at most `limit`, oldest first); returns how many succeeded. */
+  completeTransfers(ruleId?: string, limit = Infinity): number {
+    return this.transfersOf(ruleId).slice(0, Math.max(0, limit)).filter((t) => this.finish(t)).length;
   }
 
   /** Fail queued transfers: their locks become STUCK and the rules STUCK with `error`. */

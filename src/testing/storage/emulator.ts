@@ -19,6 +19,7 @@ import type { JSONWebKeySet } from 'jose';
 /** Checksum algorithms the emulator can put in a `Digest` header. */
 export type DigestAlgorithm = 'adler32' | 'md5';
 
+/** Options of {@link createStorageEmulator}. */
 export interface StorageEmulatorOptions {
   /** Origin the emulator answers for (msw handlers); default `https://storage.dlaas.test/`. `listen()` switches `url` to its loopback URL. */
   baseUrl?: string;
@@ -71,6 +72,7 @@ export interface StorageFault {
   times?: number;
 }
 
+/** An emulated storage element: HTTP/WebDAV with WLCG bearer tokens (see {@link createStorageEmulator}). */
 export interface StorageEmulator {
   /** Where it answers: the `baseUrl` origin, or `http://127.0.0.1:PORT/` while listening. */
   readonly url: string;
@@ -84,6 +86,7 @@ export interface StorageEmulator {
   handlers(): HttpHandler[];
   /** Serve over HTTP on a loopback port (Node only; default 127.0.0.1, a free port); sets and returns {@link url}. */
   listen(options?: { port?: number; host?: string }): Promise<string>;
+  /** Stop the HTTP server, if listening. */
   close(): Promise<void>;
   /** Mint a WLCG token the emulator accepts (built-in issuer; default: full scope, aud = first of {@link audience}). */
   mintToken(options?: MintTokenOptions): Promise<string>;

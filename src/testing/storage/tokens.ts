@@ -49,9 +49,11 @@ export interface WlcgTokenIssuer {
   readonly jwks: JSONWebKeySet;
   /** `/.well-known/openid-configuration` for this issuer. */
   readonly openidConfiguration: { issuer: string; jwks_uri: string };
+  /** Sign a WLCG token (default: full storage scope, valid 600 s). */
   mintToken(options?: MintTokenOptions): Promise<string>;
 }
 
+/** Options of {@link createWlcgTokenIssuer}. */
 export interface WlcgTokenIssuerOptions {
   /** Issuer URL; default `https://issuer.dlaas.test`. */
   issuer?: string;
