@@ -28,7 +28,7 @@ export class Listing<T> implements AsyncIterable<T> {
   /** Collect every item. Mind the size: prefer `for await` for large listings. */
   async toArray(): Promise<T[]> {
     const out: T[] = [];
-    for await (const item of this) out.push(item);
+    for await (const batch of batchesOf(this)) for (const item of batch) out.push(item);
     return out;
   }
 
@@ -52,4 +52,31 @@ export class Listing<T> implements AsyncIterable<T> {
       yield* await load();
     });
   }
+}
+
+/** Sources of listings made by {@link listingOfBatches}. */
+const batchSources = new WeakMap<Listing<unknown>, () => AsyncIterable<readonly unknown[]>>();
+
+/**
+ * @internal A listing over a source that yields items in arrays (one per chunk of a streamed body).
+ * Iterating it costs one async step per item in the caller's loop only; layers that pass the
+ * listing on ({@link batchesOf}) move whole arrays.
+ */
+export function listingOfBatches<T>(open: () => AsyncIterable<readonly T[]>): Listing<T> {
+  const listing = new Listing<T>(async function* () {
+    for await (const batch of open()) for (const item of batch) yield item;
+  });
+  batchSources.set(listing, open);
+  return listing;
+}
+
+/** @internal The items of a listing in arrays: its source's own arrays, or one item each. */
+export function batchesOf<T>(listing: Listing<T>): AsyncIterable<readonly T[]> {
+  const open = batchSources.get(listing) as (() => AsyncIterable<readonly T[]>) | undefined;
+  if (open) return open();
+  return {
+    async *[Symbol.asyncIterator]() {
+      for await (const item of listing) yield [item];
+    },
+  };
 }

@@ -44,13 +44,26 @@ export type NdjsonSource = ReadableStream<Uint8Array> | Response | null;
  * ```
  */
 export async function* parseNdjson<T = unknown>(source: NdjsonSource, options: NdjsonOptions<T> = {}): AsyncGenerator<T, void, undefined> {
+  for await (const batch of ndjsonBatches(source, options)) for (const item of batch) yield item;
+}
+
+const BLANK: unique symbol = Symbol('blank line');
+const BATCH_CAP = Number((globalThis as any).process?.env?.NDJSON_CAP ?? 1e9);
+
+/**
+ * @internal {@link parseNdjson} one chunk at a time: each batch holds the items of the lines that
+ * ended in one chunk of the body (never empty). A listing of a million lines then costs one
+ * `await` per chunk in the layers between the body and the caller's loop, not one per line. A bad
+ * line is thrown after the batch of the good lines before it.
+ */
+export async function* ndjsonBatches<T = unknown>(source: NdjsonSource, options: NdjsonOptions<T> = {}): AsyncGenerator<T[], void, undefined> {
   const body = source instanceof Response ? source.body : source;
   if (!body) return;
   const { map, endpoint, signal, onCancel, idleTimeoutMs, request } = options;
   const reader = body.getReader();
-  // Lines are split on bytes ("\n" never occurs inside a UTF-8 sequence) and decoded one by one, so
-  // no chunk-sized string stays alive while its lines are parsed. The BOM is dropped by hand, at the
-  // start of the body only.
+  // Lines are cut from the bytes ("\n" never occurs inside a UTF-8 sequence) and decoded one by one,
+  // so no chunk-sized string stays alive while its lines are parsed. The BOM is dropped by hand, at
+  // the start of the body only.
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   /** Bytes of a line that continues in the next chunk(s). */
   let pending: Uint8Array[] = [];
@@ -67,19 +80,20 @@ export async function* parseNdjson<T = unknown>(source: NdjsonSource, options: N
     }
   };
 
-  /** The item of one line, or `undefined` for a blank line. */
-  const parseLine = (text: string, lineNo: number, last: boolean): { value: T } | undefined => {
+  /** The item of one line, or {@link BLANK}. */
+  const parseLine = (bytes: Uint8Array, lineNo: number, last: boolean): T | typeof BLANK => {
+    const text = decode(bytes, lineNo, last);
     let value: unknown;
     try {
-      value = parseJsonText(text);
+      value = JSON.parse(text);
     } catch (cause) {
-      if (isBlank(text)) return undefined;
+      if (isBlank(text)) return BLANK;
       const msg = last && looksUnterminated(text) ? 'the stream ended inside a JSON value (truncated body)' : `not valid JSON: ${excerptOf(text, 60)}`;
       throw new StreamError(lineNo, msg, { cause, endpoint });
     }
-    if (!map) return { value: value as T };
+    if (!map) return value as T;
     try {
-      return { value: map(value, lineNo) };
+      return map(value, lineNo);
     } catch (cause) {
       if (cause instanceof DlaasError) throw cause;
       throw new StreamError(lineNo, `invalid item: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, endpoint });
@@ -100,21 +114,31 @@ export async function* parseNdjson<T = unknown>(source: NdjsonSource, options: N
       }
       if (chunk.done) break;
       const bytes = chunk.value;
+      const batch: T[] = [];
+      let failure: unknown;
       let start = 0;
-      for (let nl = bytes.indexOf(10); nl >= 0; nl = bytes.indexOf(10, start)) {
-        line++;
-        let lineBytes = bytes.subarray(start, nl);
-        if (pendingBytes > 0) {
-          pending.push(lineBytes);
-          lineBytes = concat(pending, pendingBytes + lineBytes.length);
-          pending = [];
-          pendingBytes = 0;
+      try {
+        for (let nl = bytes.indexOf(10); nl >= 0; nl = bytes.indexOf(10, start)) {
+          line++;
+          let lineBytes = bytes.subarray(start, nl);
+          if (pendingBytes > 0) {
+            pending.push(lineBytes);
+            lineBytes = concat(pending, pendingBytes + lineBytes.length);
+            pending = [];
+            pendingBytes = 0;
+          }
+          start = nl + 1;
+          if (lineBytes.length === 0) continue;
+          const item = parseLine(lineBytes, line, false);
+          if (item !== BLANK && batch.push(item) >= BATCH_CAP) {
+            yield batch.splice(0);
+          }
         }
-        start = nl + 1;
-        if (lineBytes.length === 0) continue;
-        const r = parseLine(decode(lineBytes, line, false), line, false);
-        if (r) yield r.value;
+      } catch (error) {
+        failure = error;
       }
+      if (batch.length > 0) yield batch;
+      if (failure !== undefined) throw failure;
       if (start < bytes.length) {
         // Copy: the reader may reuse its buffer.
         pending.push(bytes.slice(start));
@@ -124,8 +148,8 @@ export async function* parseNdjson<T = unknown>(source: NdjsonSource, options: N
     done = true;
     if (pendingBytes > 0) {
       line++;
-      const r = parseLine(decode(concat(pending, pendingBytes), line, true), line, true);
-      if (r) yield r.value;
+      const item = parseLine(concat(pending, pendingBytes), line, true);
+      if (item !== BLANK) yield [item];
     }
   } finally {
     if (!done) {
@@ -134,19 +158,6 @@ export async function* parseNdjson<T = unknown>(source: NdjsonSource, options: N
     }
     reader.releaseLock();
   }
-}
-
-/**
- * `JSON.parse` of one line. V8 interns every string value shorter than 10 characters that it parses
- * from a one-byte source (an adler32, a short file name), and interned strings outlive scavenges:
- * over a million-line listing they double the heap and slow the parse. Parsing the line inside a
- * two-byte array (`["\u0100", line]`) gives the same value without interning; everywhere else it
- * is an ordinary parse. Anything but exactly one value on the line is rejected as before.
- */
-function parseJsonText(text: string): unknown {
-  const wrapped: unknown = JSON.parse(`["\u0100",${text}]`);
-  if ((wrapped as unknown[]).length !== 2) return JSON.parse(text);
-  return (wrapped as unknown[])[1];
 }
 
 function concat(parts: readonly Uint8Array[], length: number): Uint8Array {

@@ -3,7 +3,9 @@
  * staging) talks HTTP through a {@link Transport}; resource methods only describe requests.
  *
  * Built on ky: per-attempt and total timeouts, retries with exponential backoff and `Retry-After`
- * for idempotent requests on 429/502/503/504 and network errors. On top of ky: auth header
+ * for idempotent requests on 429/502/503/504 and network errors. Bodies are bounded too: a body that
+ * goes silent for the per-attempt timeout (or outlives the total timeout) fails with a `TimeoutError`,
+ * and a JSON/text body of an idempotent request that breaks off mid-way is fetched again. On top of ky: auth header
  * injection from a {@link TokenProvider}, a single "refresh the token and retry" on 401, per-endpoint
  * `Accept` (never a global `application/json`: Rucio answers 406 on its streaming endpoints), error
  * mapping to the {@link DlaasError} hierarchy, NDJSON streaming and response validation.
@@ -25,7 +27,7 @@ import {
   registerSecret,
   type ServiceName,
 } from './errors.js';
-import { parseNdjson } from './ndjson.js';
+import { ndjsonBatches } from './ndjson.js';
 import { toTokenProvider, type TokenProvider, type TokenSource } from './token.js';
 import { validate, validator, type Schema } from './validate.js';
 
@@ -71,9 +73,12 @@ export interface TransportOptions {
   headers?: Record<string, string> | undefined;
   /** Custom `fetch` (tests, proxies, instrumented clients). */
   fetch?: typeof fetch | undefined;
-  /** Per-attempt timeout until response headers, in ms (default 30 000; `false` disables). */
+  /**
+   * Per-attempt timeout until response headers, in ms (default 30 000; `false` disables). It also
+   * bounds the silence between two chunks of a response body (see {@link RequestSpec.idleTimeout}).
+   */
   timeout?: number | false | undefined;
-  /** Timeout for the whole operation including retries, in ms (default none). */
+  /** Timeout for the whole operation including retries and reading the body, in ms (default none). */
   totalTimeout?: number | false | undefined;
   /** Retry policy. */
   retry?: RetryPolicy | undefined;
@@ -364,6 +369,16 @@ export class Transport {
    * validated with `schema`. The request starts on the first `next()`; `break` cancels it.
    */
   ndjson<T>(spec: RequestSpec & { idleTimeout?: number | undefined }, schema?: Schema<T>): AsyncIterable<T> {
+    const batches = this.ndjsonBatches(spec, schema);
+    return {
+      async *[Symbol.asyncIterator]() {
+        for await (const batch of batches) for (const item of batch) yield item;
+      },
+    };
+  }
+
+  /** @internal {@link Transport.ndjson} one body chunk at a time (see `ndjsonBatches`): what listings iterate. */
+  ndjsonBatches<T>(spec: RequestSpec & { idleTimeout?: number | undefined }, schema?: Schema<T>): AsyncIterable<T[]> {
     const endpoint = endpointOf(spec);
     const self = this;
     return {
@@ -373,7 +388,7 @@ export class Transport {
         // The NDJSON parser has its own idle timeout (`idleTimeout`, default 120 s).
         const res = await self.#request({ ...spec, signal }, false);
         const url = redactUrl(res.url || self.url(spec.path, spec.query)) ?? '';
-        yield* parseNdjson<T>(res, {
+        yield* ndjsonBatches<T>(res, {
           endpoint,
           signal: spec.signal,
           idleTimeoutMs: spec.idleTimeout ?? 120_000,

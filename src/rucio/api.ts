@@ -4,7 +4,7 @@
  * answer (`Created` / empty, labelled `text/html`) is discarded. Never a global `Accept`.
  * @module
  */
-import { Listing } from '../core/listing.js';
+import { listingOfBatches, type Listing } from '../core/listing.js';
 import { callSpec, type CallOptions, type QueryValue, type StreamCallOptions, type Transport } from '../core/transport.js';
 import type { Schema } from '../core/validate.js';
 
@@ -29,12 +29,12 @@ export class RucioApi {
 
   /** NDJSON listing via GET. */
   list<T>(path: string, schema: Schema<T>, query?: Query, opts?: StreamCallOptions): Listing<T> {
-    return new Listing(() => this.data.ndjson({ method: 'GET', path, query, accept: NDJSON, idleTimeout: opts?.idleTimeout, ...callSpec(opts) }, schema));
+    return listingOfBatches(() => this.data.ndjsonBatches({ method: 'GET', path, query, accept: NDJSON, idleTimeout: opts?.idleTimeout, ...callSpec(opts) }, schema));
   }
 
   /** NDJSON listing via a POST that only reads (retried like a GET). */
   listPost<T>(path: string, schema: Schema<T>, json: unknown, opts?: StreamCallOptions): Listing<T> {
-    return new Listing(() => this.data.ndjson({ method: 'POST', path, json, accept: NDJSON, idempotent: true, idleTimeout: opts?.idleTimeout, ...callSpec(opts) }, schema));
+    return listingOfBatches(() => this.data.ndjsonBatches({ method: 'POST', path, json, accept: NDJSON, idempotent: true, idleTimeout: opts?.idleTimeout, ...callSpec(opts) }, schema));
   }
 
   /** A JSON document via GET. */

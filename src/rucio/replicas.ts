@@ -3,7 +3,7 @@
  */
 import { didPath, toDid, type Did } from '../core/did.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { Listing } from '../core/listing.js';
+import { batchesOf, listingOfBatches, type Listing } from '../core/listing.js';
 import type { CallOptions, StreamCallOptions } from '../core/transport.js';
 import { chunks, type RucioApi } from './api.js';
 import { DatasetReplicaSchema, REPLICA_STATE_CODE, ReplicaSchema, type DatasetReplica, type Replica, type ReplicaState } from './types.js';
@@ -100,9 +100,9 @@ export class Replicas {
       ...(options.updatedAfter ? { updated_after: options.updatedAfter.toISOString().slice(0, 19) } : {}),
     };
     const api = this.api;
-    return new Listing(async function* () {
+    return listingOfBatches(async function* () {
       for (const batch of chunks(clean, size)) {
-        yield* api.listPost('replicas/list', ReplicaSchema, { dids: batch.map((d) => ({ scope: d.scope, name: d.name })), ...base }, options);
+        yield* batchesOf(api.listPost('replicas/list', ReplicaSchema, { dids: batch.map((d) => ({ scope: d.scope, name: d.name })), ...base }, options));
       }
     });
   }

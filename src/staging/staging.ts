@@ -4,6 +4,7 @@
 import { formatDid, parseDid, toDid, type Did } from '../core/did.js';
 import { AbortError, ConfigError, DlaasError, DuplicateError, ErrorCode, InvalidArgumentError } from '../core/errors.js';
 import type { TokenSource } from '../core/token.js';
+import type { RetryPolicy } from '../core/transport.js';
 import type { RucioClient } from '../rucio/client.js';
 import { RuleNotProgressingError, RuleStuckError } from '../rucio/errors.js';
 import type { Replica, Rule } from '../rucio/types.js';
@@ -43,6 +44,10 @@ export interface StagingOptions {
   sink?: (() => DownloadSink) | undefined;
   /** Checks a local path (replica mode `verifyLocal`), provided by `dlaas/node`. */
   statFile?: ((path: string) => Promise<{ size: number } | undefined>) | undefined;
+  /** Per-attempt timeout of storage requests (PUT, HEAD, MOVE, DELETE, and GET until headers), in ms (default 60 000). */
+  storageTimeout?: number | false | undefined;
+  /** Retry policy of idempotent storage requests. */
+  storageRetry?: RetryPolicy | undefined;
 }
 
 /** Options of {@link Staging.stage}. */
@@ -134,7 +139,7 @@ export class Staging {
 
   constructor(options: StagingOptions) {
     this.#o = options;
-    this.#storage = new StorageClient({ token: options.storageToken, fetch: options.fetch });
+    this.#storage = new StorageClient({ token: options.storageToken, fetch: options.fetch, timeout: options.storageTimeout, retry: options.storageRetry });
   }
 
   /**

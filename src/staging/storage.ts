@@ -22,8 +22,8 @@ const HTTP_SCHEMES: Record<string, string> = { https: 'https:', davs: 'https:', 
  * ```
  */
 export function isHttpPfn(pfn: string): boolean {
-  const scheme = pfn.slice(0, pfn.indexOf(':'));
-  return scheme in HTTP_SCHEMES;
+  const i = pfn.indexOf(':');
+  return i > 0 && pfn.startsWith('//', i + 1) && pfn.slice(0, i) in HTTP_SCHEMES;
 }
 
 /**
@@ -36,7 +36,7 @@ export function isHttpPfn(pfn: string): boolean {
  */
 export function pfnToHttpUrl(pfn: string): string {
   const i = pfn.indexOf(':');
-  const proto = HTTP_SCHEMES[pfn.slice(0, i)];
+  const proto = isHttpPfn(pfn) ? HTTP_SCHEMES[pfn.slice(0, i)] : undefined;
   if (!proto) throw new InvalidArgumentError('pfn', `PFN scheme of ${JSON.stringify(pfn.slice(0, 60))} cannot be used over HTTP`);
   return `${proto}${pfn.slice(i + 1)}`;
 }
@@ -121,7 +121,8 @@ export class StorageClient {
   /** GET from `offset` (Range); resolves with the response (200 or 206). */
   async get(pfn: string, offset: number, signal?: AbortSignal): Promise<Response> {
     const url = pfnToHttpUrl(pfn);
-    const res = await this.#t.request({ method: 'GET', path: url, headers: offset > 0 ? { Range: `bytes=${offset}-` } : {}, signal });
+    // The download loop bounds stalls itself (`stallTimeout`), so the transport's body guard is off here.
+    const res = await this.#t.request({ method: 'GET', path: url, headers: offset > 0 ? { Range: `bytes=${offset}-` } : {}, signal, idleTimeout: false });
     this.#note(url, res.headers);
     return res;
   }
