@@ -28,4 +28,18 @@ export default defineConfig([
     noExternal: ['ky'],
     treeshake: true,
   },
+  {
+    // The `dlaas` CLI (package.json `bin`): Node only, ESM. It uses the SDK through the package's own
+    // entry points (self-reference), so dist/cli.js holds only the CLI and no second copy of the SDK.
+    entry: { cli: 'src/cli/main.ts' },
+    format: ['esm'],
+    target: 'node22',
+    platform: 'node',
+    dts: false,
+    sourcemap: true,
+    clean: false,
+    splitting: false,
+    external: ['dlaas', 'dlaas/node'],
+    treeshake: true,
+  },
 ]);

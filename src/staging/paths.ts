@@ -45,7 +45,7 @@ export function pythonUrlPath(url: string): string | undefined {
 /**
  * Map a PFN on a POSIX/FUSE-mounted RSE to a local path, exactly as the Rucio JupyterLab extension
  * does (`translate_pfn_to_path`): `os.path.join(rse_mount_path, urlparse(pfn).path.strip('/').split('/',
- * path_begins_at)[-1])`. The URL path is taken as Python takes it ({@link pythonUrlPath}: no
+ * path_begins_at)[-1])`. The URL path is taken as Python takes it (`pythonUrlPath`: no
  * percent-decoding); Python's `split('/', n)[-1]` is the remainder after the n-th `/`, or the last
  * segment when there are fewer.
  *

@@ -37,7 +37,10 @@ export interface SinkFile {
 
 /** A destination for downloads. */
 export interface DownloadSink {
-  /** A stream of the already published file at `relPath`, if there is one (the stager verifies it). */
+  /**
+   * The already published file at `relPath`, if there is one: where it is, its size, and `read()`
+   * to stream its bytes (the stager verifies them before reusing the file).
+   */
   existing(relPath: string): Promise<{ location: StagedLocation; read: () => ReadableStream<Uint8Array>; bytes: number } | undefined>;
   /** Open the partial slot of `relPath` (keeping resumable bytes from an earlier attempt). */
   open(relPath: string): Promise<SinkFile>;

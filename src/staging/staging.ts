@@ -79,6 +79,7 @@ export interface StageOptions {
   /** Local layout: `scope/name` (default) or just `name`. */
   layout?: 'scope' | 'flat';
   signal?: AbortSignal;
+  /** Called with progress events: the plan, rule lock counts, bytes (throttled) and each finished file. */
   onProgress?: (event: StageEvent) => void;
 }
 
@@ -100,6 +101,7 @@ export interface UploadOptions {
   /** Parallel uploads (default 2). */
   concurrency?: number;
   signal?: AbortSignal;
+  /** Called at each step of each file and when a file is done. */
   onProgress?: (event: UploadEvent) => void;
 }
 

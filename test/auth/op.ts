@@ -8,6 +8,7 @@
  * - `dlaas-web`: public browser app; authorization code + PKCE to `https://app.dlaas.test/callback` + refresh.
  * - `dlaas-service`: confidential (`client_secret_basic`/`_post`); client credentials and RFC 8693
  *   token exchange (registered as a custom grant).
+ * - `esap-gui`: public; token exchange only (the ESAP frontend example trades the user's token for one for Rucio).
  *
  * Access tokens are JWTs for the resource `RUCIO_RESOURCE` with audience `rucio` and the granted
  * `openid profile …` scope, as ESCAPE IAM issues them for Rucio; accounts get `wlcg.groups`.
@@ -40,6 +41,8 @@ export const TEST_CLIENTS = {
   app: { clientId: 'dlaas-app', redirectUri: 'http://127.0.0.1/callback' },
   web: { clientId: 'dlaas-web', redirectUri: 'https://app.dlaas.test/callback' },
   service: { clientId: 'dlaas-service', clientSecret: 'svc-secret-0123456789abcdef' },
+  /** A web frontend (the ESAP GUI example) that exchanges the user's token for one for Rucio; public, CORS via `corsOrigins`. */
+  exchange: { clientId: 'esap-gui' },
 } as const;
 
 /** Options of {@link startTestOP}. */
@@ -144,6 +147,13 @@ export async function startTestOP(options: TestOPOptions = {}): Promise<TestOP> 
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         redirect_uris: [TEST_CLIENTS.web.redirectUri, ...(options.webRedirectUris ?? [])],
+      },
+      {
+        client_id: TEST_CLIENTS.exchange.clientId,
+        token_endpoint_auth_method: 'none',
+        grant_types: [TOKEN_EXCHANGE_GRANT],
+        response_types: [],
+        redirect_uris: [],
       },
       {
         client_id: TEST_CLIENTS.service.clientId,

@@ -2,34 +2,21 @@
  * Tests the artifact users install: `npm pack`, install the tarball into a scratch project, then
  * `require('dlaas')` and `import('dlaas')` and call real functions through each entry point.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packAndInstall, root, run, type PackedInstall } from './packed.js';
 
-const root = resolve(import.meta.dirname, '../..');
+let packed: PackedInstall | undefined;
 let scratch = '';
 
-function run(cmd: string, args: string[], cwd: string): string {
-  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_loglevel: 'error' } });
-}
-
 beforeAll(() => {
-  if (!existsSync(join(root, 'dist/index.js')) || !existsSync(join(root, 'dist/index.cjs'))) {
-    throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
-  }
-  scratch = mkdtempSync(join(tmpdir(), 'dlaas-pack-'));
-  const out = run('npm', ['pack', '--json', '--pack-destination', scratch], root);
-  const filename = (JSON.parse(out) as { filename: string }[])[0]!.filename;
-  writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true, version: '0.0.0' }));
   // dlaas/testing needs its optional peer msw, as users' test setups have it.
-  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(scratch, filename), 'msw@^3.0.5'], scratch);
+  packed = packAndInstall('dlaas-pack-', ['msw@^3.0.5']);
+  scratch = packed.dir;
 }, 180_000);
 
-afterAll(() => {
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+afterAll(() => packed?.cleanup());
 
 const script = `
   const did = dlaas.parseDid('user.jdoe:run1/image.fits');
@@ -71,6 +58,14 @@ describe('packed tarball', () => {
   it('exposes ./node and ./testing through import()', () => {
     writeFileSync(join(scratch, 'sub.mjs'), `const d = await import('dlaas'); const n = await import('dlaas/node'); const t = await import('dlaas/testing'); const require_os = await import('node:os'); ${subScript}`);
     expect(JSON.parse(run(process.execPath, ['sub.mjs'], scratch))).toEqual(subExpected);
+  });
+
+  it('a browser bundler gets the core, and refuses dlaas/node loudly ("browser": null)', async () => {
+    const { build } = await import('esbuild');
+    const bundle = (contents: string) => build({ stdin: { contents, resolveDir: scratch, loader: 'js' }, bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent' });
+    const core = await bundle("import { EsapClient } from 'dlaas'; console.log(EsapClient);");
+    expect(core.outputFiles[0]!.text).toContain('esap-api');
+    await expect(bundle("import { fileSink } from 'dlaas/node'; console.log(fileSink);")).rejects.toThrow(/dlaas\/node/);
   });
 
   it('ships no test files or sources of the tests', () => {
