@@ -138,10 +138,12 @@ interface FileOf {
 export class Staging {
   readonly #o: StagingOptions;
   readonly #storage: StorageClient;
+  readonly #anonymous: StorageClient;
 
   constructor(options: StagingOptions) {
     this.#o = options;
     this.#storage = new StorageClient({ token: options.storageToken, fetch: options.fetch, timeout: options.storageTimeout, retry: options.storageRetry });
+    this.#anonymous = new StorageClient({ fetch: options.fetch, timeout: options.storageTimeout, retry: options.storageRetry });
   }
 
   /**
@@ -359,7 +361,8 @@ export class Staging {
     const context = { storage: this.#storage, sink, signal: o.signal, attemptsPerSource: o.attemptsPerSource ?? 2, stallTimeout: o.stallTimeout ?? 60_000, onBytes: progress.bytes };
     const manifests = await mapPool(tasks, o.concurrency ?? 4, async (task) => {
       if (o.signal?.aborted) throw new AbortError('staging was aborted', { cause: o.signal.reason });
-      const m = await downloadFile(task, context);
+      // Plain URLs (e.g. VO archives) are third parties: they never get the Data Lake token.
+      const m = await downloadFile(task, task.url ? { ...context, storage: this.#anonymous } : context);
       progress.file(task, m);
       return m;
     });

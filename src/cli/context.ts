@@ -1,0 +1,130 @@
+/**
+ * Configuration, identity and the SDK for one CLI invocation.
+ *
+ * Settings use the names the Rucio CLI and the Rucio JupyterLab extension use where they overlap:
+ * `RUCIO_BASE_URL` / `--host`, `RUCIO_AUTH_URL` / `--auth-host`, `RUCIO_ACCOUNT` / `--account`,
+ * `RUCIO_VO` / `--vo`, `RUCIO_DESTINATION_RSE`, `RUCIO_MODE`, `RUCIO_RSE_MOUNT_PATH`,
+ * `RUCIO_PATH_BEGINS_AT`, `RUCIO_ACCESS_TOKEN` (`RUCIO_OIDC_ENV_NAME`, `RUCIO_OIDC_FILE_NAME`), and
+ * `ESAP_URL`, `OIDC_ISSUER` / `--oidc-issuer`, `OIDC_CLIENT_ID`, `OIDC_SCOPE` / `--oidc-scope`,
+ * `OIDC_AUDIENCE` / `--oidc-audience`. Command-line options win over the environment.
+ * @module
+ */
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { ConfigError, NoTokenError, OidcClient, type OidcSession, type TokenStore } from 'dlaas';
+import { createDataLake, fileStore, type ConfiguredDataLake } from 'dlaas/node';
+import type { Io } from './output.js';
+
+/** Global options, as parsed. */
+export interface GlobalOptions {
+  host?: string | undefined;
+  'auth-host'?: string | undefined;
+  account?: string | undefined;
+  vo?: string | undefined;
+  'esap-url'?: string | undefined;
+  'oidc-issuer'?: string | undefined;
+  'oidc-client-id'?: string | undefined;
+  'oidc-scope'?: string | undefined;
+  'oidc-audience'?: string | undefined;
+  'token-store'?: string | undefined;
+}
+
+/** The default public client id of the CLI at the OpenID Provider. */
+export const DEFAULT_CLIENT_ID = 'dlaas-cli';
+/** Scopes a login asks for (Rucio wants `openid profile`; `offline_access` keeps the CLI logged in). */
+export const DEFAULT_SCOPE = 'openid profile offline_access wlcg.groups';
+const LOGIN_KEY = 'dlaas:cli:login';
+
+/** The environment with the command-line options applied on top. */
+export function effectiveEnv(io: Io, o: GlobalOptions): Record<string, string | undefined> {
+  const env = { ...io.env };
+  const set = (name: string, value: string | undefined) => {
+    if (value !== undefined) env[name] = value;
+  };
+  set('RUCIO_BASE_URL', o.host);
+  set('RUCIO_AUTH_URL', o['auth-host']);
+  set('RUCIO_ACCOUNT', o.account);
+  set('RUCIO_VO', o.vo);
+  set('ESAP_URL', o['esap-url']);
+  set('OIDC_ISSUER', o['oidc-issuer']);
+  set('OIDC_CLIENT_ID', o['oidc-client-id']);
+  set('OIDC_SCOPE', o['oidc-scope']);
+  set('OIDC_AUDIENCE', o['oidc-audience']);
+  set('DLAAS_TOKEN_STORE', o['token-store']);
+  return env;
+}
+
+/** Where `dlaas login` keeps tokens: `$DLAAS_TOKEN_STORE`, else `$XDG_CONFIG_HOME/dlaas/tokens.json` (mode 0600). */
+export function tokenStorePath(io: Io, env: Record<string, string | undefined>): string {
+  const explicit = env.DLAAS_TOKEN_STORE;
+  if (explicit) return isAbsolute(explicit) ? explicit : resolve(io.cwd, explicit);
+  const config = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
+  return join(config, 'dlaas', 'tokens.json');
+}
+
+/** The identity of the last `dlaas login`. */
+export interface LoginRecord {
+  issuer: string;
+  clientId: string;
+}
+
+/** The OIDC client for logins: issuer and client from options/env, else from the last login. */
+export async function oidcClient(io: Io, env: Record<string, string | undefined>, store: TokenStore, required: boolean): Promise<OidcClient | undefined> {
+  let issuer = env.OIDC_ISSUER;
+  let clientId = env.OIDC_CLIENT_ID;
+  if (!issuer) {
+    const saved = await store.get(LOGIN_KEY);
+    if (saved) {
+      const rec = JSON.parse(saved) as LoginRecord;
+      issuer = rec.issuer;
+      clientId ??= rec.clientId;
+    }
+  }
+  if (!issuer) {
+    if (required) throw new ConfigError('OIDC_ISSUER', 'No OpenID Provider configured: set OIDC_ISSUER (e.g. https://iam-escape.cloud.cnaf.infn.it/) or pass --oidc-issuer');
+    return undefined;
+  }
+  return new OidcClient({ issuer, clientId: clientId || DEFAULT_CLIENT_ID, store, allowInsecureLoopback: true });
+}
+
+/** Remember which issuer and client the stored session belongs to. */
+export async function saveLogin(store: TokenStore, client: OidcClient): Promise<void> {
+  await store.set(LOGIN_KEY, JSON.stringify({ issuer: client.issuer, clientId: client.clientId } satisfies LoginRecord));
+}
+
+/** Forget the login record. */
+export async function forgetLogin(store: TokenStore): Promise<void> {
+  await store.delete(LOGIN_KEY);
+}
+
+/** The token store of this invocation. */
+export function openStore(io: Io, env: Record<string, string | undefined>): { store: TokenStore; path: string } {
+  const path = tokenStorePath(io, env);
+  return { store: fileStore(path), path };
+}
+
+const hasExplicitToken = (env: Record<string, string | undefined>) => Boolean(env[env.RUCIO_OIDC_ENV_NAME || 'RUCIO_ACCESS_TOKEN']?.trim() || env.BEARER_TOKEN?.trim() || env.BEARER_TOKEN_FILE?.trim());
+
+/**
+ * The SDK with this invocation's identity: a token in the environment wins; else the session of
+ * `dlaas login`; else the other places a hub puts tokens (token file, JupyterHub, WLCG discovery).
+ */
+export async function openLake(io: Io, o: GlobalOptions): Promise<{ lake: ConfiguredDataLake; env: Record<string, string | undefined>; session: OidcSession | undefined }> {
+  const env = effectiveEnv(io, o);
+  let session: OidcSession | undefined;
+  if (!hasExplicitToken(env)) {
+    const { store } = openStore(io, env);
+    const client = await oidcClient(io, env, store, false);
+    session = client ? await client.restoreSession() : undefined;
+  }
+  const lake = await createDataLake({
+    env,
+    ...(session ? { auth: { token: session, source: `dlaas login (${session.issuer})` } } : {}),
+    config: { requireToken: false },
+  });
+  if (!lake.auth.token) {
+    const tried = [`env:${env.RUCIO_OIDC_ENV_NAME || 'RUCIO_ACCESS_TOKEN'}`, 'env:BEARER_TOKEN', `dlaas login (${tokenStorePath(io, env)})`, 'token files, JupyterHub, WLCG discovery'];
+    throw new NoTokenError(tried, 'Run `dlaas login` (with OIDC_ISSUER set), or set RUCIO_ACCESS_TOKEN.');
+  }
+  return { lake, env, session };
+}

@@ -1,0 +1,109 @@
+/**
+ * CLI output: aligned tables, JSON, and progress bars (cli-progress) on stderr.
+ * @module
+ */
+import cliProgress from 'cli-progress';
+
+/** Where the CLI writes (injected in tests). */
+export interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: Record<string, string | undefined>;
+  cwd: string;
+}
+
+/** How to print: `json` for scripts, `quiet` for no progress. */
+export interface OutputMode {
+  json: boolean;
+  quiet: boolean;
+}
+
+/** Print one line to stdout. */
+export function println(io: Io, line = ''): void {
+  io.stdout.write(`${line}\n`);
+}
+
+/** Print one line to stderr (prompts, progress, notes). */
+export function note(io: Io, line: string): void {
+  io.stderr.write(`${line}\n`);
+}
+
+/** Print a JSON document to stdout (bigints as numbers when safe, else strings). */
+export function printJson(io: Io, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v), 2)}\n`);
+}
+
+/** Aligned text table; the first row is the heading; numeric columns align right. */
+export function table(rows: readonly (readonly (string | number)[])[]): string[] {
+  const [head, ...body] = rows;
+  if (!head) return [];
+  const widths = head.map((_, i) => Math.max(...rows.map((r) => String(r[i] ?? '').length)));
+  const numeric = head.map((_, i) => body.length > 0 && body.every((r) => typeof r[i] === 'number'));
+  const line = (r: readonly (string | number)[]) =>
+    r
+      .map((c, i) => (numeric[i] ? String(c).padStart(widths[i]!) : String(c ?? '').padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(head), ...body.map(line)];
+}
+
+/** Bytes as kB/MB/GB (decimal, as Rucio). */
+export function formatBytes(n: number | bigint | null | undefined): string {
+  if (n === null || n === undefined) return '-';
+  let v = Number(n);
+  if (v < 1000) return `${v} B`;
+  const units = ['kB', 'MB', 'GB', 'TB', 'PB'];
+  let u = -1;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+}
+
+/** A progress bar. */
+export interface Progress {
+  update(value: number, payload?: Record<string, string | number>): void;
+  setTotal(total: number): void;
+  stop(): void;
+}
+
+const NO_PROGRESS: Progress = { update: () => {}, setTotal: () => {}, stop: () => {} };
+
+/**
+ * A progress bar on stderr: redrawn in place on a terminal; on a pipe or file, one line per change
+ * (still rendered by cli-progress); nothing with `--json` or `--quiet`.
+ */
+export function progress(io: Io, mode: OutputMode, format: string, total: number, payload: Record<string, string | number> = {}): Progress {
+  if (mode.quiet || mode.json) return NO_PROGRESS;
+  const tty = io.stderr.isTTY === true;
+  let pending = '';
+  let last = '';
+  const lines = {
+    isTTY: false,
+    columns: 120,
+    write(text: string) {
+      pending += text;
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl).trimEnd();
+        pending = pending.slice(nl + 1);
+        if (line && line !== last) io.stderr.write(`${(last = line)}\n`);
+      }
+      return true;
+    },
+  };
+  const bar = new cliProgress.SingleBar(
+    { format, barsize: 24, hideCursor: tty, stream: (tty ? io.stderr : lines) as NodeJS.WriteStream, noTTYOutput: !tty, notTTYSchedule: 3_600_000, gracefulExit: true },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0, payload);
+  return {
+    update(value, p) {
+      bar.update(value, p);
+      if (!tty) bar.render();
+    },
+    setTotal: (t) => bar.setTotal(t),
+    stop: () => bar.stop(),
+  };
+}
