@@ -63,11 +63,61 @@ const batchSources = new WeakMap<Listing<unknown>, () => AsyncIterable<readonly 
  * listing on ({@link batchesOf}) move whole arrays.
  */
 export function listingOfBatches<T>(open: () => AsyncIterable<readonly T[]>): Listing<T> {
-  const listing = new Listing<T>(async function* () {
-    for await (const batch of open()) for (const item of batch) yield item;
-  });
+  const listing = new Listing<T>(() => ({ [Symbol.asyncIterator]: () => new Flattener(open()[Symbol.asyncIterator]()) }));
   batchSources.set(listing, open);
   return listing;
+}
+
+/**
+ * The items of a source of arrays, one `next()` at a time: an item already at hand is answered
+ * with a resolved promise (about half the cost of an `async function*` doing the same, which
+ * matters at a million items). Calls that overlap are served in order.
+ */
+class Flattener<T> implements AsyncIterator<T> {
+  readonly #source: AsyncIterator<readonly T[]>;
+  #batch: readonly T[] = [];
+  #i = 0;
+  #done = false;
+  #busy: Promise<IteratorResult<T>> | undefined;
+
+  constructor(source: AsyncIterator<readonly T[]>) {
+    this.#source = source;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.#busy === undefined && this.#i < this.#batch.length) return Promise.resolve({ value: this.#batch[this.#i++] as T, done: false });
+    const previous = this.#busy;
+    const p = previous ? previous.then(() => this.#pull(), () => this.#pull()) : this.#pull();
+    this.#busy = p;
+    const settle = () => {
+      if (this.#busy === p) this.#busy = undefined;
+    };
+    p.then(settle, settle);
+    return p;
+  }
+
+  async #pull(): Promise<IteratorResult<T>> {
+    while (this.#i >= this.#batch.length) {
+      if (this.#done) return { value: undefined, done: true };
+      const r = await this.#source.next();
+      if (r.done) {
+        this.#done = true;
+        return { value: undefined, done: true };
+      }
+      this.#batch = r.value;
+      this.#i = 0;
+    }
+    return { value: this.#batch[this.#i++] as T, done: false };
+  }
+
+  /** Leaving the loop early: stops the source (which cancels its request). */
+  async return(value?: unknown): Promise<IteratorResult<T>> {
+    this.#done = true;
+    this.#batch = [];
+    this.#i = 0;
+    await this.#source.return?.();
+    return { value: value as T, done: true };
+  }
 }
 
 /** @internal The items of a listing in arrays: its source's own arrays, or one item each. */

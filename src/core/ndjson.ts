@@ -48,7 +48,6 @@ export async function* parseNdjson<T = unknown>(source: NdjsonSource, options: N
 }
 
 const BLANK: unique symbol = Symbol('blank line');
-const BATCH_CAP = Number((globalThis as any).process?.env?.NDJSON_CAP ?? 1e9);
 
 /**
  * @internal {@link parseNdjson} one chunk at a time: each batch holds the items of the lines that
@@ -81,8 +80,7 @@ export async function* ndjsonBatches<T = unknown>(source: NdjsonSource, options:
   };
 
   /** The item of one line, or {@link BLANK}. */
-  const parseLine = (bytes: Uint8Array, lineNo: number, last: boolean): T | typeof BLANK => {
-    const text = decode(bytes, lineNo, last);
+  const parseLine = (text: string, lineNo: number, last: boolean): T | typeof BLANK => {
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -114,41 +112,55 @@ export async function* ndjsonBatches<T = unknown>(source: NdjsonSource, options:
       }
       if (chunk.done) break;
       const bytes = chunk.value;
+      const last = bytes.lastIndexOf(10);
+      if (last < 0) {
+        // No line ends here: keep a copy (the reader may reuse its buffer).
+        pending.push(bytes.slice());
+        pendingBytes += bytes.length;
+        continue;
+      }
       const batch: T[] = [];
       let failure: unknown;
-      let start = 0;
       try {
-        for (let nl = bytes.indexOf(10); nl >= 0; nl = bytes.indexOf(10, start)) {
+        let from = 0;
+        if (pendingBytes > 0) {
+          // The line begun in earlier chunks ends here.
+          const nl = bytes.indexOf(10);
+          pending.push(bytes.subarray(0, nl));
+          const joined = concat(pending, pendingBytes + nl);
+          pending = [];
+          pendingBytes = 0;
+          from = nl + 1;
           line++;
-          let lineBytes = bytes.subarray(start, nl);
-          if (pendingBytes > 0) {
-            pending.push(lineBytes);
-            lineBytes = concat(pending, pendingBytes + lineBytes.length);
-            pending = [];
-            pendingBytes = 0;
-          }
+          const item = joined.length === 0 ? BLANK : parseLine(decode(joined, line, false), line, false);
+          if (item !== BLANK) batch.push(item);
+        }
+        // Every other line that ends in this chunk, decoded at once: a newline byte never occurs
+        // inside a UTF-8 sequence, so the block is complete.
+        const text = from > last ? '' : decode(bytes.subarray(from, last + 1), line + 1, false);
+        let start = 0;
+        for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+          line++;
+          const lineText = text.slice(start, nl);
           start = nl + 1;
-          if (lineBytes.length === 0) continue;
-          const item = parseLine(lineBytes, line, false);
-          if (item !== BLANK && batch.push(item) >= BATCH_CAP) {
-            yield batch.splice(0);
-          }
+          if (lineText.length === 0) continue;
+          const item = parseLine(lineText, line, false);
+          if (item !== BLANK) batch.push(item);
         }
       } catch (error) {
         failure = error;
       }
       if (batch.length > 0) yield batch;
       if (failure !== undefined) throw failure;
-      if (start < bytes.length) {
-        // Copy: the reader may reuse its buffer.
-        pending.push(bytes.slice(start));
-        pendingBytes += bytes.length - start;
+      if (last + 1 < bytes.length) {
+        pending.push(bytes.slice(last + 1));
+        pendingBytes += bytes.length - last - 1;
       }
     }
     done = true;
     if (pendingBytes > 0) {
       line++;
-      const item = parseLine(concat(pending, pendingBytes), line, true);
+      const item = parseLine(decode(concat(pending, pendingBytes), line, true), line, true);
       if (item !== BLANK) yield [item];
     }
   } finally {

@@ -67,6 +67,22 @@ describe('parseNdjson', () => {
     }
   });
 
+  it('drops a BOM at the start of the body only, and accepts CRLF line ends', async () => {
+    const bytes = enc.encode('\uFEFF{"a": 1}\r\n{"a": 2}\r\n');
+    for (let i = 0; i <= bytes.length; i++) {
+      expect(await collect(parseNdjson(body([bytes.slice(0, i), bytes.slice(i)].filter((c) => c.length > 0)).stream))).toEqual([{ a: 1 }, { a: 2 }]);
+    }
+    const err = await collect(parseNdjson(new Response('{"a": 1}\n\uFEFF{"a": 2}\n'))).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StreamError);
+    expect((err as StreamError).line).toBe(2);
+  });
+
+  it('joins a line spread over many chunks', async () => {
+    const line = enc.encode(`${JSON.stringify({ name: 'x'.repeat(5000), n: 'é' })}\n"next"\n`);
+    const chunks = Array.from({ length: Math.ceil(line.length / 7) }, (_, i) => line.slice(i * 7, i * 7 + 7));
+    expect(await collect(parseNdjson(body(chunks).stream))).toEqual([{ name: 'x'.repeat(5000), n: 'é' }, 'next']);
+  });
+
   it('reports a stream that ends inside a JSON value as truncated, with the line number', async () => {
     const err = await collect(parseNdjson(new Response('{"a": 1}\n{"a": 2}\n{"a": 3, "b"'))).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StreamError);
