@@ -4,7 +4,7 @@
  * local Data Lake; then its saved outputs are checked: the basket table, the staging display updated
  * to OK, the verified files, the image (a valid PNG), the upload.
  */
-import { execFileSync } from 'node:child_process';
+import { aptInstallSync } from '../support/apt.js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,9 +19,7 @@ function ensureJupyter(): void {
   const have = () => existsSync(JUPYTER) && existsSync('/usr/lib/python3/dist-packages/nbconvert') && existsSync('/usr/lib/python3/dist-packages/nbclient');
   if (have()) return;
   if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) throw new Error('Jupyter is missing: run `sudo apt-get install -y --no-install-recommends jupyter-nbconvert python3-nbclient jupyter-client`');
-  const opts = { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, stdio: 'ignore' as const, timeout: 600_000 };
-  execFileSync('apt-get', ['update'], opts);
-  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'jupyter-nbconvert', 'python3-nbclient', 'jupyter-client'], opts);
+  aptInstallSync(['jupyter-nbconvert', 'python3-nbclient', 'jupyter-client']);
   if (!have()) throw new Error('apt-get ran but nbconvert/nbclient are still missing');
 }
 

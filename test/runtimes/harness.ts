@@ -4,7 +4,8 @@
  * package, child processes with timeouts, Chromium (installed from Debian when missing), and the
  * summary table. Free of vitest imports.
  */
-import { execFileSync, spawn, type ExecFileSyncOptionsWithStringEncoding } from 'node:child_process';
+import { aptInstallSync } from '../support/apt.js';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -30,15 +31,7 @@ export function ensureChromium(): string {
   if (process.getuid?.() !== 0) {
     throw new Error(`${CHROMIUM} is missing: run \`sudo apt-get install -y --no-install-recommends chromium\` (the test installs it itself only when running as root)`);
   }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const opts: ExecFileSyncOptionsWithStringEncoding = { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000, encoding: 'utf8' };
-  try {
-    execFileSync('apt-get', ['update'], opts);
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium', 'fonts-liberation'], opts);
-  } catch (error) {
-    const e = error as { stderr?: string; message: string };
-    throw new Error(`installing Chromium with apt-get failed: ${e.stderr?.slice(-2000) || e.message}`);
-  }
+  aptInstallSync(['chromium', 'fonts-liberation']);
   if (!existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is still missing`);
   return 'installed with apt-get';
 }

@@ -11,6 +11,7 @@
  * into a temporary directory and rename it into place only when complete, so a half-built chroot is
  * never used. The Debian archive address is read at run time from the host's own apt sources.
  */
+import { underAptLock } from '../apt.js';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync, copyFileSync, renameSync } from 'node:fs';
@@ -187,10 +188,10 @@ export async function ensureHostTools(tools: Record<string, string>): Promise<vo
   if (!which('apt-get')) throw new Error(`The storage-element test setup needs ${what} and found no apt-get to install them.`);
   const apt = ['-o', 'DPkg::Lock::Timeout=300', '-y', '--no-install-recommends'];
   if (!aptUpdated) {
-    await run('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'update']);
+    await run(...underAptLock('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'update']));
     aptUpdated = true;
   }
-  await run('apt-get', ['install', ...apt, ...pkgs], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
+  await run(...underAptLock('apt-get', ['install', ...apt, ...pkgs]), { env: { DEBIAN_FRONTEND: 'noninteractive' } });
   const still = missing.filter(([bin]) => !which(bin));
   if (still.length) throw new Error(`apt-get installed ${pkgs.join(' ')} but ${still.map(([b]) => b).join(', ')} is still missing`);
 }
