@@ -406,7 +406,6 @@ export function apiErrorFrom(init: ApiErrorInit): ApiError {
   if (cls) {
     if (cls === 'AccessDenied') return new ForbiddenError(init);
     if (UNAUTH.test(cls)) return new UnauthenticatedError(init);
-    if (cls === 'IdentityNotFound') return new UnauthenticatedError(init);
     if (DUPLICATE.test(cls)) return new DuplicateError(init);
     if (NOT_FOUND.test(cls)) return new NotFoundError(init);
     if (cls === 'UnsupportedRequestedContentType') return new UnsupportedContentTypeError(init);

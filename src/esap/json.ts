@@ -115,6 +115,18 @@ export function parseJsonWith<V, O>(text: string, b: JsonBuilder<V, O>): V {
     i = j + 1;
     return simple ? text.slice(start + 1, j) : (JSON.parse(text.slice(start, j + 1)) as string);
   };
+  /** After an element: true when `close` ends the container (consumed), false after a `,` (consumed). */
+  const closes = (close: string): boolean => {
+    ws();
+    if (text[i] === close) {
+      i++;
+      return true;
+    }
+    if (text[i] !== ',') fail("Expecting ',' delimiter");
+    i++;
+    ws();
+    return false;
+  };
   const value = (): V => {
     const c = text[i];
     if (c === '"') return b.string(str());
@@ -134,14 +146,7 @@ export function parseJsonWith<V, O>(text: string, b: JsonBuilder<V, O>): V {
         i++;
         ws();
         b.set(o, key, value());
-        ws();
-        if (text[i] === '}') {
-          i++;
-          return b.done(o);
-        }
-        if (text[i] !== ',') fail("Expecting ',' delimiter");
-        i++;
-        ws();
+        if (closes('}')) return b.done(o);
       }
     }
     if (c === '[') {
@@ -154,14 +159,7 @@ export function parseJsonWith<V, O>(text: string, b: JsonBuilder<V, O>): V {
       }
       for (;;) {
         items.push(value());
-        ws();
-        if (text[i] === ']') {
-          i++;
-          return b.array(items);
-        }
-        if (text[i] !== ',') fail("Expecting ',' delimiter");
-        i++;
-        ws();
+        if (closes(']')) return b.array(items);
       }
     }
     if (text.startsWith('true', i)) return (i += 4), b.literal(true);

@@ -171,9 +171,8 @@ export class StorageClient {
     let path = '';
     for (const s of segments) {
       path += `/${s}`;
-      await this.#t.send({ method: 'MKCOL', path: `${u.origin}${path}/`, signal, okStatuses: [405] }).catch((e: unknown) => {
-        if ((e as { status?: number }).status !== 405) throw e;
-      });
+      // 405: the collection exists already.
+      await this.#t.send({ method: 'MKCOL', path: `${u.origin}${path}/`, signal, okStatuses: [405] });
     }
   }
 
