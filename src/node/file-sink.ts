@@ -2,12 +2,34 @@
  * Filesystem download sink for Node, Deno and Bun.
  * @module
  */
-import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname, resolve, sep } from 'node:path';
+import { constants, createReadStream } from 'node:fs';
+import { lstat, mkdir, stat, open, readFile, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import { InvalidArgumentError } from '../core/errors.js';
-import type { DownloadSink, SinkFile } from '../staging/sinks.js';
+import { DlaasError, ErrorCode, InvalidArgumentError } from '../core/errors.js';
+import { raceAbort } from '../staging/http.js';
+import { bookkeeping, checkedName, provenState, type DownloadSink, type ExpectedFile, type PartialState, type SinkFile, type StateRecord } from '../staging/sinks.js';
+
+/** Options of {@link fileSink}. */
+export interface FileSinkOptions {
+  /**
+   * Flush each file to stable storage (`fsync` of the file, then of its directory after the rename)
+   * before it counts as staged. Default `true`: a verified file survives a crash or power loss.
+   * `false` leaves that to the OS (faster on slow disks; a crash may then lose recent files).
+   */
+  fsync?: boolean;
+  /**
+   * A lock whose holder shows no sign of life (its process is gone on this host, or, on another
+   * host sharing the directory, it has not refreshed the lock) for this long is taken over, in ms
+   * (default 120 000).
+   */
+  staleLockAfter?: number;
+  /** How often a waiting run looks at a busy lock again, in ms (default 250). */
+  lockPollInterval?: number;
+}
+
+const { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDWR, O_WRONLY } = constants;
 
 function inside(root: string, relPath: string): string {
   const full = resolve(root, relPath);
@@ -17,21 +39,116 @@ function inside(root: string, relPath: string): string {
   return full;
 }
 
-async function sizeOf(path: string): Promise<number | undefined> {
+/** A path the sink refuses to write through or over (a symlink, a device, a directory). */
+function refuse(path: string, what: string): never {
+  throw new InvalidArgumentError('destination', `${path} is ${what}: dlaas does not write through or over it; remove it, or choose another destination`);
+}
+
+/** The regular file at `path` (not following a symlink), `undefined` when absent; anything else is refused. */
+async function regularFile(path: string): Promise<{ size: number } | undefined> {
+  let st;
   try {
-    const s = await stat(path);
-    return s.isFile() ? s.size : undefined;
+    st = await lstat(path);
   } catch {
     return undefined;
   }
+  if (st.isSymbolicLink()) refuse(path, 'a symbolic link');
+  if (!st.isFile()) refuse(path, 'not a regular file');
+  return { size: st.size };
 }
 
 const webStream = (path: string) => Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>;
+const uid = () => process.getuid?.();
+
+/** Whether the process `pid` lives (on this host). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+interface LockRecord {
+  pid: number;
+  host: string;
+  token: string;
+}
+
+const sleep = (ms: number, signal: AbortSignal | undefined) => raceAbort(new Promise<void>((r) => setTimeout(r, ms)), signal);
 
 /**
- * Downloads into a directory. Bytes go to `<name>.part` (kept across runs, so an interrupted
- * transfer resumes); only a verified file is renamed to its final name, atomically. A partial or
- * corrupt download never appears at the final path.
+ * An exclusive lock file (`O_CREAT | O_EXCL | O_NOFOLLOW`) naming its holder. A lock whose holder is
+ * gone (dead pid on this host, or no heartbeat for `staleAfter` from another host) is taken over:
+ * it is first renamed to a private name, so two runs breaking it at once cannot both win.
+ */
+async function acquireLock(path: string, o: { staleAfter: number; poll: number; signal: AbortSignal | undefined }): Promise<() => Promise<void>> {
+  const me: LockRecord = { pid: process.pid, host: hostname(), token: crypto.randomUUID() };
+  for (;;) {
+    if (o.signal?.aborted) await raceAbort(Promise.resolve(), o.signal);
+    try {
+      const h = await open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+      await h.writeFile(JSON.stringify(me));
+      await h.close();
+      // The heartbeat tells runs on other hosts (shared file systems) that the holder lives.
+      const beat = setInterval(() => void open(path, O_WRONLY | O_NOFOLLOW).then((x) => x.utimes(new Date(), new Date()).finally(() => x.close())).catch(() => {}), Math.max(1000, o.staleAfter / 4));
+      (beat as { unref?: () => void }).unref?.();
+      return async () => {
+        clearInterval(beat);
+        // Only remove the lock if it is still ours.
+        const now = await readFile(path, 'utf8').catch(() => '');
+        if (now === JSON.stringify(me)) await unlink(path).catch(() => {});
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let st;
+    let holder: LockRecord | undefined;
+    try {
+      st = await lstat(path);
+      if (st.isSymbolicLink() || !st.isFile()) refuse(path, 'not a lock file dlaas made');
+      holder = JSON.parse(await readFile(path, 'utf8')) as LockRecord;
+    } catch (e) {
+      if (e instanceof DlaasError) throw e;
+      // Just released, or being written: look again.
+    }
+    const stale = holder
+      ? holder.host === me.host
+        ? !alive(holder.pid)
+        : Date.now() - (st?.mtimeMs ?? Date.now()) > o.staleAfter
+      : st !== undefined && Date.now() - st.mtimeMs > o.staleAfter;
+    if (stale && st) {
+      const aside = `${path}.${crypto.randomUUID()}`;
+      try {
+        await rename(path, aside);
+        const taken = await readFile(aside, 'utf8').catch(() => '');
+        // We moved someone else's fresh lock: put it back (it cannot have been replaced meanwhile without O_EXCL failing for them).
+        if (holder && taken !== JSON.stringify(holder)) await rename(aside, path).catch(() => {});
+        else await unlink(aside).catch(() => {});
+      } catch {
+        // Somebody else took it over first.
+      }
+      continue;
+    }
+    await sleep(o.poll, o.signal);
+  }
+}
+
+/**
+ * Downloads into a directory, safely when several runs share it. For a file `name`:
+ * - bytes go to a private `.name.<random>.dlaas-part`, created exclusively (`O_EXCL | O_NOFOLLOW`,
+ *   mode 0600), written at their offsets (parallel segments);
+ * - `.name.dlaas-lock` makes one run the file's only writer: a second run waits until the first
+ *   is done (and then finds the verified file and skips it). A lock left by a dead process is
+ *   taken over;
+ * - `.name.dlaas-state` records the source, expected size and checksums and how far each segment
+ *   got: only a partial whose state names exactly the same file is resumed;
+ * - only a verified file is renamed to `name` (after `fsync`, by default), atomically. A symbolic
+ *   link or non-regular file at the final path, or a directory that resolves outside the sink,
+ *   is refused with an {@link InvalidArgumentError}; its target is never touched.
+ *
+ * Names ending in `.dlaas-part`, `.dlaas-state` or `.dlaas-lock` are reserved and refused.
  *
  * @example
  * ```ts
@@ -39,52 +156,172 @@ const webStream = (path: string) => Readable.toWeb(createReadStream(path)) as Re
  * const result = await lake.staging.stage(['lofar:L123456'], { mode: 'download', sink: fileSink('./data') });
  * ```
  */
-export function fileSink(directory: string): DownloadSink {
+export function fileSink(directory: string, options: FileSinkOptions = {}): DownloadSink {
   const root = resolve(directory);
+  const durable = options.fsync ?? true;
+  const staleAfter = options.staleLockAfter ?? 120_000;
+  const poll = options.lockPollInterval ?? 250;
+
+  /** The directory of `relPath`, created, and proven to be inside the sink after symlinks are resolved. */
+  const directoryOf = async (path: string): Promise<string> => {
+    const dir = dirname(path);
+    await mkdir(dir, { recursive: true });
+    const [realRoot, realDir] = await Promise.all([realpath(root), realpath(dir)]);
+    if (realDir !== realRoot && !realDir.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep)) refuse(dir, `a directory that resolves outside ${root} (${realDir})`);
+    return dir;
+  };
+
   return {
     async existing(relPath) {
       const path = inside(root, relPath);
-      const bytes = await sizeOf(path);
-      return bytes === undefined ? undefined : { location: { kind: 'path', path }, read: () => webStream(path), bytes };
+      const st = await regularFile(path);
+      return st === undefined ? undefined : { location: { kind: 'path', path }, read: () => webStream(path), bytes: st.size };
     },
-    async open(relPath): Promise<SinkFile> {
+
+    async open(relPath, { expected, signal }): Promise<SinkFile> {
+      const name = checkedName(relPath);
       const path = inside(root, relPath);
-      const part = `${path}.part`;
-      await mkdir(dirname(path), { recursive: true });
-      const resumable = (await sizeOf(part)) ?? 0;
-      let handle: FileHandle | undefined = await open(part, 'a', 0o644);
-      const h = () => {
-        if (!handle) throw new InvalidArgumentError('sink', `${relPath}: file already closed`);
-        return handle;
-      };
-      return {
-        resumableBytes: resumable,
-        readPartial: () => webStream(part),
-        async write(chunk) {
-          await h().write(chunk);
-        },
-        async reset() {
-          await truncate(part, 0);
-        },
-        async commit() {
-          await h().sync();
-          await h().close();
-          handle = undefined;
-          await rename(part, path);
-          return { kind: 'path', path };
-        },
-        async close(o) {
-          await handle?.close().catch(() => {});
-          handle = undefined;
-          if (!o?.keepPartial) await unlink(part).catch(() => {});
-        },
-      };
+      const dir = await directoryOf(path);
+      await regularFile(path);
+      const unlock = await acquireLock(join(dir, bookkeeping.lock(name)), { staleAfter, poll, signal });
+      try {
+        return await openLocked(dir, name, path, expected, unlock, durable);
+      } catch (e) {
+        await unlock();
+        throw e;
+      }
     },
+  };
+}
+
+async function readState(statePath: string): Promise<StateRecord | undefined> {
+  let h: FileHandle | undefined;
+  try {
+    h = await open(statePath, constants.O_RDONLY | O_NOFOLLOW);
+    const st = await h.stat();
+    if (!st.isFile() || (uid() !== undefined && st.uid !== uid()) || st.size > 1 << 20) return undefined;
+    return JSON.parse(await h.readFile('utf8')) as StateRecord;
+  } catch {
+    return undefined;
+  } finally {
+    await h?.close().catch(() => {});
+  }
+}
+
+/** Open the partial slot of a file whose lock is held. */
+async function openLocked(dir: string, name: string, path: string, expected: ExpectedFile, unlock: () => Promise<void>, durable: boolean): Promise<SinkFile> {
+  const statePath = join(dir, bookkeeping.state(name));
+  const record = await readState(statePath);
+  let resume = record ? provenState(record, expected) : undefined;
+  let handle: FileHandle | undefined;
+  let part = '';
+  // Resume only a partial the state names, that is ours, a regular file, and holds the bytes it claims.
+  if (resume && record && basename(record.part) === record.part && record.part.endsWith('.dlaas-part') && record.part.startsWith(`.${name}.`)) {
+    part = join(dir, record.part);
+    try {
+      handle = await open(part, O_RDWR | O_NOFOLLOW);
+      const st = await handle.stat();
+      const needed = Math.max(...resume.segments.map((s) => s.start + s.done));
+      if (!st.isFile() || (uid() !== undefined && st.uid !== uid()) || st.size < needed) throw new Error('not resumable');
+    } catch {
+      await handle?.close().catch(() => {});
+      handle = undefined;
+    }
+  }
+  if (!handle) {
+    resume = undefined;
+    if (record?.part && basename(record.part) === record.part && record.part.endsWith('.dlaas-part')) await unlink(join(dir, record.part)).catch(() => {});
+    await unlink(statePath).catch(() => {});
+    part = join(dir, bookkeeping.part(name));
+    handle = await open(part, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  }
+  const h = handle;
+  let open_ = true;
+  const check = () => {
+    if (!open_) throw new DlaasError(`${path}: the partial file is already closed`, {}, ErrorCode.stream);
+  };
+  const saveState = async (state: PartialState) => {
+    const tmp = `${statePath}.${crypto.randomUUID()}`;
+    const w = await open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    try {
+      await w.writeFile(JSON.stringify({ v: 1, expected, part: basename(part), segments: state.segments } satisfies StateRecord));
+    } finally {
+      await w.close();
+    }
+    await rename(tmp, statePath);
+  };
+  const release = async (keep: PartialState | undefined) => {
+    if (!open_) return;
+    open_ = false;
+    try {
+      await h.close().catch(() => {});
+      if (keep) await saveState(keep);
+      else {
+        await unlink(part).catch(() => {});
+        await unlink(statePath).catch(() => {});
+      }
+    } finally {
+      await unlock();
+    }
+  };
+  return {
+    resume,
+    positional: true,
+    async *readRange(start, end) {
+      check();
+      const buf = new Uint8Array(Math.min(4 << 20, Math.max(1, end - start)));
+      for (let at = start; at < end; ) {
+        const { bytesRead } = await h.read(buf, 0, Math.min(buf.byteLength, end - at), at);
+        if (bytesRead === 0) throw new DlaasError(`${path}: the partial file is shorter than its state says`, {}, ErrorCode.stream);
+        yield buf.subarray(0, bytesRead);
+        at += bytesRead;
+      }
+    },
+    async write(chunk, position) {
+      check();
+      let off = 0;
+      while (off < chunk.byteLength) {
+        const { bytesWritten } = await h.write(chunk, off, chunk.byteLength - off, position + off);
+        off += bytesWritten;
+      }
+    },
+    async reset() {
+      check();
+      await h.truncate(0);
+    },
+    async checkpoint(state) {
+      if (open_) await saveState(state);
+    },
+    async commit() {
+      check();
+      open_ = false;
+      try {
+        if (durable) await h.sync();
+        await h.close();
+        await regularFile(path);
+        await rename(part, path);
+        await unlink(statePath).catch(() => {});
+        if (durable) {
+          const d = await open(dir, constants.O_RDONLY);
+          await d.sync().catch(() => {});
+          await d.close();
+        }
+        return { kind: 'path', path };
+      } finally {
+        await unlock();
+      }
+    },
+    close: (o) => release(o?.keep),
   };
 }
 
 /** Size of a local file, or `undefined` when it does not exist (replica mode's `verifyLocal`). */
 export async function statFile(path: string): Promise<{ size: number } | undefined> {
-  const size = await sizeOf(path);
-  return size === undefined ? undefined : { size };
+  try {
+    // A FUSE mount may present files through symbolic links: follow them here.
+    const s = await stat(path);
+    return s.isFile() ? { size: s.size } : undefined;
+  } catch {
+    return undefined;
+  }
 }

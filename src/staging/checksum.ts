@@ -137,3 +137,30 @@ export function sameAdler32(a: string | null | undefined, b: string | null | und
   const norm = (s: string) => s.toLowerCase().replace(/^0+/, '');
   return norm(a) === norm(b);
 }
+
+const ADLER_BASE = 65521;
+
+/**
+ * The adler32 of `A ‖ B` from adler32(A), adler32(B) and B's length — zlib's `adler32_combine`
+ * arithmetic. Segments of a file hashed independently (parallel `Range` streams) still give the
+ * whole file's adler32, so the file is verified end to end.
+ *
+ * @example
+ * ```ts
+ * const whole = combineAdler32(first.adler32, second.adler32, second.bytes);
+ * ```
+ */
+export function combineAdler32(a: string, b: string, lengthOfB: number): string {
+  const a1 = parseInt(a, 16);
+  const a2 = parseInt(b, 16);
+  const rem = lengthOfB % ADLER_BASE;
+  let sum1 = a1 & 0xffff;
+  let sum2 = (rem * sum1) % ADLER_BASE;
+  sum1 += (a2 & 0xffff) + ADLER_BASE - 1;
+  sum2 += ((a1 >>> 16) & 0xffff) + ((a2 >>> 16) & 0xffff) + ADLER_BASE - rem;
+  if (sum1 >= ADLER_BASE) sum1 -= ADLER_BASE;
+  if (sum1 >= ADLER_BASE) sum1 -= ADLER_BASE;
+  if (sum2 >= ADLER_BASE * 2) sum2 -= ADLER_BASE * 2;
+  if (sum2 >= ADLER_BASE) sum2 -= ADLER_BASE;
+  return ((sum1 | (sum2 << 16)) >>> 0).toString(16).padStart(8, '0');
+}

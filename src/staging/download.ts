@@ -1,14 +1,20 @@
 /**
  * @internal Verified download of one file: try each source in order (each up to `attemptsPerSource`
- * times), resume an interrupted transfer with `Range`, hash while streaming, verify size and
- * checksums, and only then publish through the sink.
+ * times), in one or several parallel `Range` streams written at their offsets, hash while streaming
+ * (each stream its own adler32, combined at the end), resume an interrupted transfer where its
+ * bytes stopped, verify size and checksums, and only then publish through the sink.
+ *
+ * Cancellation is tied to every body reader: an abort stops the transfer at once, keeps the
+ * partial state for a resume, and publishes nothing.
  * @module
  */
 import type { Did } from '../core/did.js';
 import { AbortError, ConnectionError, DlaasError, ErrorCode, ForbiddenError, NotFoundError, TimeoutError, UnauthenticatedError } from '../core/errors.js';
-import { StreamChecksum, sameAdler32, type Checksums } from './checksum.js';
-import type { DownloadSink, SinkFile, StagedLocation } from './sinks.js';
-import { displayUrl, pfnToHttpUrl, type StorageClient } from './storage.js';
+import { combineAdler32, sameAdler32, type Checksums } from './checksum.js';
+import type { HashJob, Hashing } from './hashing.js';
+import { abortReason } from './http.js';
+import type { DownloadSink, ExpectedFile, PartialState, Segment, SinkFile, StagedLocation } from './sinks.js';
+import { displayUrl, pfnToHttpUrl, type StorageBody, type StorageClient } from './storage.js';
 import type { FileManifest } from './types.js';
 
 /** One file to download. */
@@ -25,6 +31,9 @@ export interface DownloadTask {
   relPath: string;
 }
 
+/** A checksum the download can verify. */
+export type VerifyCheck = 'adler32' | 'md5';
+
 /** Context shared by all downloads of one staging run. */
 export interface DownloadContext {
   storage: StorageClient;
@@ -33,6 +42,13 @@ export interface DownloadContext {
   attemptsPerSource: number;
   /** Give up on a response body that delivers nothing for this long (ms); the next try resumes. */
   stallTimeout: number;
+  /** Parallel `Range` streams for one large file (1: one stream). */
+  streams: number;
+  /** A file is split only into segments of at least this many bytes. */
+  segmentSize: number;
+  /** Checks to make (`undefined`: adler32 when the catalogue has it, else md5). */
+  verify: readonly VerifyCheck[] | undefined;
+  hashing: Hashing;
   /** The file now holds `bytes`, `chunk` of which just arrived (called per chunk; the caller throttles). */
   onBytes: (task: DownloadTask, bytes: number, chunk: number) => void;
 }
@@ -55,9 +71,12 @@ export class ChecksumMismatchError extends DlaasError {
   }
 }
 
-/** The partial data cannot be continued from: start the file again. */
+/** The partial data cannot be continued from: start the file again (`single`: in one stream, the server ignores ranges). */
 class RestartTransfer extends DlaasError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly single = false,
+  ) {
     super(message, {}, ErrorCode.stream);
   }
 }
@@ -69,6 +88,7 @@ class SinkWriteError extends DlaasError {
   }
 }
 
+
 function asDlaasError(e: unknown): DlaasError {
   return e instanceof DlaasError ? e : new DlaasError(e instanceof Error ? e.message : String(e), { cause: e });
 }
@@ -77,27 +97,33 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortError('staging was aborted', { cause: signal.reason });
 }
 
-async function hashInto(sum: StreamChecksum, stream: ReadableStream<Uint8Array>): Promise<void> {
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return;
-    sum.update(value);
-  }
+/** Which checksums to compute and compare for a task. adler32 is always computed (cheap, combinable). */
+interface Checks {
+  adler32: boolean;
+  md5: boolean;
+}
+
+/**
+ * What Rucio verifies: adler32 when the catalogue has it; md5 only when adler32 is absent or the
+ * caller asks for it (`verify: ['adler32', 'md5']`).
+ */
+export function checksFor(task: Pick<DownloadTask, 'adler32' | 'md5'>, verify: readonly VerifyCheck[] | undefined): Checks {
+  if (!verify) return { adler32: !!task.adler32, md5: !task.adler32 && !!task.md5 };
+  return { adler32: verify.includes('adler32') && !!task.adler32, md5: verify.includes('md5') && !!task.md5 };
 }
 
 /** Compare checksums with the catalogue; returns the checks that passed, throws on the first mismatch. */
-function verify(task: DownloadTask, got: Checksums, source: string): FileManifest['verified'] {
+function verify(task: DownloadTask, got: Checksums, source: string, checks: Checks): FileManifest['verified'] {
   const verified: FileManifest['verified'] = [];
   if (task.bytes !== null) {
     if (got.bytes !== task.bytes) throw new ChecksumMismatchError('size', task.bytes, got.bytes, source);
     verified.push('size');
   }
-  if (task.adler32) {
+  if (checks.adler32 && task.adler32) {
     if (!sameAdler32(got.adler32, task.adler32)) throw new ChecksumMismatchError('adler32', task.adler32, got.adler32, source);
     verified.push('adler32');
   }
-  if (task.md5) {
+  if (checks.md5 && task.md5) {
     if (got.md5 !== task.md5.toLowerCase()) throw new ChecksumMismatchError('md5', task.md5, got.md5 ?? '', source);
     verified.push('md5');
   }
@@ -118,101 +144,179 @@ function manifest(task: DownloadTask, fields: Omit<FileManifest, 'did' | 'url' |
   };
 }
 
-/** An already published copy that matches the catalogue (size and adler32 at least), if there is one. */
-async function verifyExisting(task: DownloadTask, sink: DownloadSink): Promise<FileManifest | undefined> {
-  if (task.bytes === null || !task.adler32) return undefined;
-  const existing = await sink.existing(task.relPath);
-  if (!existing || existing.bytes !== task.bytes) return undefined;
-  const sum = await StreamChecksum.create({ md5: !!task.md5 });
+/** Feed an async sequence of chunks into a job, checking `signal` between chunks. */
+async function hashAll(job: HashJob, chunks: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): Promise<void> {
+  for await (const chunk of chunks) {
+    throwIfAborted(signal);
+    const wait = job.update(chunk);
+    if (wait) await wait;
+  }
+}
+
+async function* chunksOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = stream.getReader();
   try {
-    await hashInto(sum, existing.read());
-  } catch {
-    sum.dispose();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
+
+/** An already published copy that matches the catalogue (size and the checksums to verify), if there is one. */
+async function verifyExisting(task: DownloadTask, ctx: DownloadContext, checks: Checks): Promise<FileManifest | undefined> {
+  if (task.bytes === null || !(checks.adler32 || checks.md5)) return undefined;
+  const existing = await ctx.sink.existing(task.relPath);
+  if (!existing || existing.bytes !== task.bytes) return undefined;
+  const job = await ctx.hashing.start({ md5: checks.md5 });
+  let sums: Checksums;
+  try {
+    await hashAll(job, chunksOf(existing.read()), ctx.signal);
+    sums = await job.digest();
+  } catch (e) {
+    job.dispose();
+    if (e instanceof AbortError) throw e;
     return undefined;
   }
   try {
-    const sums = sum.digest();
-    return manifest(task, { status: 'OK', location: existing.location, verified: verify(task, sums, task.relPath), skipped: true, attempts: 0 }, sums);
+    return manifest(task, { status: 'OK', location: existing.location, verified: verify(task, sums, task.relPath, checks), skipped: true, attempts: 0 }, sums);
   } catch {
     return undefined;
   }
 }
 
-/** The partial copy of one file and the checksum of exactly the bytes it holds, kept in step. */
+/** Bytes of pending writes per stream before the reader waits for the disk. */
+const WRITE_WINDOW = 16 << 20;
+/** Record resumable state after about this many new bytes. */
+const CHECKPOINT_EVERY = 64 << 20;
+
+/** One segment being downloaded: its range, what was received and hashed, and what is written. */
+interface Part {
+  seg: Segment;
+  job: HashJob;
+  /** Bytes received (and hashed) from `seg.start`; `seg.done` counts those written. */
+  received: number;
+}
+
+/** The partial file of one download: its segments, kept in step with the sink's slot. */
 class Slot {
-  #sum: StreamChecksum;
-  /** The source the last bytes came from. */
-  source: string | undefined;
-  /** Some bytes came from elsewhere than {@link source} (an earlier run, or another replica). */
+  parts: Part[] = [];
+  /** Some bytes came from elsewhere than the current source (an earlier run, or another replica). */
   mixed = false;
+  source: string | undefined;
+  #sinceCheckpoint = 0;
+  #checkpointing: Promise<void> | undefined;
 
-  private constructor(
+  constructor(
     readonly file: SinkFile,
-    sum: StreamChecksum,
-    private readonly task: DownloadTask,
-  ) {
-    this.#sum = sum;
+    readonly task: DownloadTask,
+    readonly ctx: DownloadContext,
+    readonly checks: Checks,
+  ) {}
+
+  get received(): number {
+    return this.parts.reduce((n, p) => n + p.received, 0);
   }
 
-  /** Open the sink's partial slot; bytes an earlier run left are re-hashed, so the whole file is verified. */
-  static async open(task: DownloadTask, sink: DownloadSink): Promise<Slot> {
-    const file = await sink.open(task.relPath);
-    const slot = new Slot(file, await StreamChecksum.create({ md5: !!task.md5 }), task);
-    try {
-      if (file.resumableBytes > 0) {
-        // Only bytes of a file of known size can be continued; anything else starts again.
-        if (task.bytes !== null && file.resumableBytes <= task.bytes) {
-          await hashInto(slot.#sum, file.readPartial());
-          slot.mixed = true;
-        } else await file.reset();
+  state(): PartialState {
+    return { segments: this.parts.map((p) => ({ ...p.seg })) };
+  }
+
+  /** Lay out the segments: the resumable state of an earlier run, else a fresh split. Resumed bytes are re-hashed. */
+  async init(): Promise<void> {
+    const { file, task, ctx } = this;
+    const resume = file.resume && (file.resume.segments.length === 1 || !this.checks.md5) ? file.resume.segments : undefined;
+    if (file.resume && !resume) await file.reset();
+    const segments = resume ?? this.#split();
+    for (const seg of segments) {
+      const job = await ctx.hashing.start({ md5: this.checks.md5 });
+      this.parts.push({ seg: { ...seg }, job, received: seg.done });
+      if (seg.done > 0) {
+        this.mixed = true;
+        await hashAll(job, file.readRange(seg.start, seg.start + seg.done), ctx.signal);
       }
-    } catch (e) {
-      await file.close({ keepPartial: true }).catch(() => {});
-      slot.#sum.dispose();
-      throw e;
-    }
-    return slot;
-  }
-
-  get bytes(): number {
-    return this.#sum.bytes;
-  }
-
-  /** Append a chunk. The sink's write (file I/O runs off the main thread in Node) overlaps the hashing. */
-  async append(chunk: Uint8Array): Promise<void> {
-    const written = this.file.write(chunk);
-    this.#sum.update(chunk);
-    try {
-      await written;
-    } catch (e) {
-      throw new SinkWriteError(this.task.relPath, e);
     }
   }
 
-  /** Drop every byte: the next transfer starts at 0. */
-  async restart(): Promise<void> {
+  #split(single = false): Segment[] {
+    const { task, ctx, file } = this;
+    const bytes = task.bytes;
+    if (bytes === null) return [{ start: 0, end: Number.POSITIVE_INFINITY, done: 0 }];
+    const n = single || !file.positional || this.checks.md5 ? 1 : Math.max(1, Math.min(ctx.streams, Math.floor(bytes / ctx.segmentSize)));
+    const size = Math.ceil(bytes / n / 65536) * 65536;
+    const out: Segment[] = [];
+    for (let start = 0; start < bytes || out.length === 0; start += size) out.push({ start, end: Math.min(bytes, start + size), done: 0 });
+    return out;
+  }
+
+  /** Drop every byte: the next transfer starts at 0 (`single`: in one stream). */
+  async restart(single = false): Promise<void> {
+    this.dispose();
     await this.file.reset();
-    this.#sum.dispose();
-    this.#sum = await StreamChecksum.create({ md5: !!this.task.md5 });
     this.mixed = false;
     this.source = undefined;
+    for (const seg of this.#split(single)) this.parts.push({ seg, job: await this.ctx.hashing.start({ md5: this.checks.md5 }), received: 0 });
   }
 
-  /** Finish the checksum (the slot must be restarted before more bytes are added). */
-  digest(): Checksums {
-    return this.#sum.digest();
+  /** The checksums of the whole file (segments' adler32 combined). Consumes the hash jobs. */
+  async digest(): Promise<Checksums> {
+    let out: Checksums | undefined;
+    for (const p of this.parts) {
+      const d = await p.job.digest();
+      out = out === undefined ? d : { bytes: out.bytes + d.bytes, adler32: combineAdler32(out.adler32, d.adler32, d.bytes) };
+    }
+    this.parts = [];
+    return out as Checksums;
   }
 
-  /** Stop writing; `keepPartial` keeps the bytes for a later resume. */
-  async close(keepPartial: boolean): Promise<void> {
-    this.#sum.dispose();
-    await this.file.close({ keepPartial });
+  dispose(): void {
+    for (const p of this.parts) p.job.dispose();
+    this.parts = [];
+  }
+
+  /** Note written bytes; now and then record the state so a run that dies can resume. */
+  wrote(n: number): void {
+    this.#sinceCheckpoint += n;
+    if (this.#sinceCheckpoint < CHECKPOINT_EVERY || this.#checkpointing || this.task.bytes === null) return;
+    this.#sinceCheckpoint = 0;
+    this.#checkpointing = this.file
+      .checkpoint(this.state())
+      .catch(() => {})
+      .finally(() => (this.#checkpointing = undefined));
+  }
+
+  async settled(): Promise<void> {
+    await this.#checkpointing;
+  }
+
+  /** Stop writing; keep the partial bytes and their state when any were written. */
+  async close(keep: boolean): Promise<void> {
+    await this.settled();
+    const state = this.task.bytes !== null && this.parts.some((p) => p.seg.done > 0) ? this.state() : undefined;
+    this.dispose();
+    await this.file.close({ keep: keep ? state : undefined });
   }
 }
 
 /** A source that refused or does not have the file: trying it again is pointless. */
 function permanent(e: unknown): boolean {
   return e instanceof ForbiddenError || e instanceof UnauthenticatedError || e instanceof NotFoundError;
+}
+
+/** The error of a round of parallel streams: an abort first, then a sink failure, a restart, a mismatch, then any. */
+function firstError(results: PromiseSettledResult<void>[]): unknown {
+  const errors = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+  return (
+    errors.find((e) => e instanceof AbortError) ??
+    errors.find((e) => e instanceof SinkWriteError) ??
+    errors.find((e) => e instanceof RestartTransfer) ??
+    errors.find((e) => e instanceof ChecksumMismatchError) ??
+    errors.find((e) => !permanent(e)) ??
+    errors[0]
+  );
 }
 
 /**
@@ -224,12 +328,26 @@ export async function downloadFile(task: DownloadTask, ctx: DownloadContext): Pr
   if (task.sources.length === 0) {
     return manifest(task, { status: 'NOT_AVAILABLE', verified: [], attempts: 0, error: new DlaasError(`no available replica of ${task.relPath} that can be read over https/davs`, {}, ErrorCode.notFound) });
   }
-  const skipped = await verifyExisting(task, ctx.sink);
-  if (skipped) return skipped;
-  const slot = await Slot.open(task, ctx.sink);
+  const checks = checksFor(task, ctx.verify);
+  const expected: ExpectedFile = { id: task.did ? `${task.did.scope}:${task.did.name}` : (task.url ?? task.relPath), bytes: task.bytes, adler32: task.adler32, md5: task.md5 };
+  let file: SinkFile;
+  try {
+    file = await ctx.sink.open(task.relPath, { expected, signal: ctx.signal });
+  } catch (e) {
+    if (e instanceof AbortError || ctx.signal?.aborted) throw e instanceof AbortError ? e : abortReason(ctx.signal as AbortSignal);
+    return manifest(task, { status: 'FAILED', verified: [], attempts: 0, error: e instanceof DlaasError ? e : new SinkWriteError(task.relPath, e) });
+  }
+  const slot = new Slot(file, task, ctx, checks);
   let attempts = 0;
   let lastError: DlaasError | undefined;
   try {
+    // Under the file's lock: a verified copy published meanwhile (e.g. by another run) is reused.
+    const skipped = await verifyExisting(task, ctx, checks);
+    if (skipped) {
+      await file.close({ keep: file.resume });
+      return skipped;
+    }
+    await slot.init();
     sources: for (const source of task.sources) {
       for (let tries = 0; tries < ctx.attemptsPerSource; ) {
         throwIfAborted(ctx.signal);
@@ -238,11 +356,15 @@ export async function downloadFile(task: DownloadTask, ctx: DownloadContext): Pr
         let verified: FileManifest['verified'];
         let sums: Checksums;
         try {
-          await transfer(task, source, slot, ctx);
-          sums = slot.digest();
-          verified = verify(task, sums, source);
+          if (slot.received > 0 && slot.source !== source) slot.mixed = true;
+          slot.source = source;
+          const rounds = await Promise.allSettled(slot.parts.map((p) => transfer(slot, p, source)));
+          const error = firstError(rounds);
+          if (error !== undefined) throw error;
+          sums = await slot.digest();
+          verified = verify(task, sums, source, checks);
         } catch (e) {
-          if (e instanceof AbortError || ctx.signal?.aborted) throw e;
+          if (e instanceof AbortError || ctx.signal?.aborted) throw e instanceof AbortError ? e : abortReason(ctx.signal as AbortSignal);
           lastError = asDlaasError(e);
           if (e instanceof SinkWriteError) break sources;
           if (e instanceof ChecksumMismatchError) {
@@ -253,14 +375,15 @@ export async function downloadFile(task: DownloadTask, ctx: DownloadContext): Pr
             tries--;
             continue;
           }
-          if (e instanceof RestartTransfer) await slot.restart();
+          if (e instanceof RestartTransfer) await slot.restart(e.single);
           else if (permanent(e)) break;
           // Otherwise (connection, timeout, 5xx) the bytes are kept and the next try resumes with Range.
           continue;
         }
         let location: StagedLocation;
         try {
-          location = await slot.file.commit();
+          await slot.settled();
+          location = await file.commit();
         } catch (e) {
           lastError = new SinkWriteError(task.relPath, e);
           break sources;
@@ -268,7 +391,7 @@ export async function downloadFile(task: DownloadTask, ctx: DownloadContext): Pr
         return manifest(task, { status: 'OK', sourcePfn: source, location, verified, attempts }, sums);
       }
     }
-    await slot.close(slot.bytes > 0 && !(lastError instanceof SinkWriteError));
+    await slot.close(!(lastError instanceof SinkWriteError));
     return manifest(task, { status: 'FAILED', verified: [], attempts, error: lastError as DlaasError });
   } catch (e) {
     await slot.close(true).catch(() => {});
@@ -276,58 +399,104 @@ export async function downloadFile(task: DownloadTask, ctx: DownloadContext): Pr
   }
 }
 
-/** Read one chunk, or fail with a {@link TimeoutError} when the body stalls for `ms`. */
-async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number, url: string): Promise<ReadableStreamReadResult<Uint8Array>> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const stalled = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError({ service: 'storage', method: 'GET', url, timeoutMs: ms })), ms);
-  });
-  try {
-    return await Promise.race([reader.read(), stalled]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Stream one attempt into the slot, resuming at `slot.bytes`. Throws on any transfer failure. */
-async function transfer(task: DownloadTask, source: string, slot: Slot, ctx: DownloadContext): Promise<void> {
-  if (slot.bytes > 0 && slot.source !== source) slot.mixed = true;
-  slot.source = source;
-  const offset = slot.bytes;
-  if (task.bytes !== null && offset === task.bytes && offset > 0) return; // every byte is here: verify only
-  let res: Response;
-  try {
-    res = await ctx.storage.get(source, offset, ctx.signal);
-  } catch (e) {
-    // 416: the partial data is longer than the object now is.
-    if (offset > 0 && (e as { status?: number }).status === 416) throw new RestartTransfer(`${displayUrl(source)} cannot continue at byte ${offset}`);
-    throw e;
-  }
-  if (offset > 0 && res.status !== 206) {
-    // The server ignored the Range and sends the whole file: start over with this very response.
-    await slot.restart();
-    slot.source = source;
-  } else if (offset > 0) {
-    const range = /^bytes (\d+)-/.exec(res.headers.get('Content-Range') ?? '');
-    if (!range || Number(range[1]) !== offset) {
-      await res.body?.cancel().catch(() => {});
-      throw new RestartTransfer(`${displayUrl(source)} answered Range: bytes=${offset}- with ${res.headers.get('Content-Range') ?? 'no Content-Range'}`);
+/**
+ * Stream one segment from `source` into the slot, from where its bytes stopped. Throws on any
+ * failure; the bytes written stay counted in `part.seg.done` for the next try.
+ */
+async function transfer(slot: Slot, part: Part, source: string): Promise<void> {
+  const { task, ctx, file } = slot;
+  const { seg } = part;
+  const from = seg.start + part.received;
+  const bytes = task.bytes;
+  if (from >= seg.end && !(bytes === 0 && part.received === 0 && slot.parts.length === 1)) return; // every byte is here
+  const whole = slot.parts.length === 1 && from === 0;
+  // One controller per stream: the caller's abort, or this stream's stall, cancels its body.
+  const ac = new AbortController();
+  const onAbort = () => ac.abort(ctx.signal?.reason);
+  ctx.signal?.addEventListener('abort', onAbort, { once: true });
+  let stalled = false;
+  let last = Date.now();
+  const watchdog = setInterval(
+    () => {
+      if (Date.now() - last < ctx.stallTimeout) return;
+      stalled = true;
+      ac.abort(new DlaasError('stalled'));
+    },
+    Math.max(10, Math.min(1000, ctx.stallTimeout / 4)),
+  );
+  const url = pfnToHttpUrl(source);
+  const pending: { p: Promise<void>; n: number }[] = [];
+  let pendingBytes = 0;
+  let writeError: unknown;
+  const settleOne = async () => {
+    const head = pending.shift() as { p: Promise<void>; n: number };
+    pendingBytes -= head.n;
+    try {
+      await head.p;
+      seg.done += head.n;
+      slot.wrote(head.n);
+    } catch (e) {
+      writeError ??= e;
     }
-  }
-  if (!res.body) return;
-  const reader = res.body.getReader();
+  };
+  let res: StorageBody | undefined;
   try {
+    try {
+      res = await ctx.storage.read(source, whole ? undefined : { start: from, ...(Number.isFinite(seg.end) ? { end: seg.end } : {}) }, ac.signal);
+    } catch (e) {
+      // 416: the partial data is longer than the object now is.
+      if (from > 0 && (e as { status?: number }).status === 416) throw new RestartTransfer(`${displayUrl(source)} cannot continue at byte ${from}`);
+      throw e;
+    }
+    last = Date.now();
+    if (!whole && res.status !== 206) {
+      if (slot.parts.length === 1 && res.status === 200) {
+        // The server ignored the Range and sends the whole file: start over with this very response.
+        await res.body.cancel();
+        throw new RestartTransfer(`${displayUrl(source)} ignored Range: bytes=${from}-`, true);
+      }
+      await res.body.cancel();
+      throw new RestartTransfer(`${displayUrl(source)} ignored Range (answered ${res.status}): reading in one stream`, true);
+    }
+    if (!whole) {
+      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('Content-Range') ?? '');
+      const total = range?.[3] === '*' ? null : Number(range?.[3]);
+      if (!range || Number(range[1]) !== from || (bytes !== null && total !== null && total !== bytes)) {
+        await res.body.cancel();
+        throw new RestartTransfer(`${displayUrl(source)} answered Range: bytes=${from}- with ${res.headers.get('Content-Range') ?? 'no Content-Range'}`);
+      }
+    }
+    let at = from;
     for (;;) {
-      const { done, value } = await readWithin(reader, ctx.stallTimeout, source);
-      if (done) break;
-      await slot.append(value);
-      ctx.onBytes(task, slot.bytes, value.byteLength);
-      if (task.bytes !== null && slot.bytes > task.bytes) throw new ChecksumMismatchError('size', task.bytes, `more than ${task.bytes}`, source);
+      const chunk = await res.body.read();
+      if (!chunk) break;
+      last = Date.now();
+      if (at + chunk.byteLength > seg.end) throw new ChecksumMismatchError('size', bytes ?? seg.end, `more than ${bytes ?? seg.end}`, source);
+      const wait = part.job.update(chunk);
+      if (wait) await wait;
+      const p = file.write(chunk, at);
+      p.catch(() => {});
+      pending.push({ p, n: chunk.byteLength });
+      pendingBytes += chunk.byteLength;
+      at += chunk.byteLength;
+      part.received += chunk.byteLength;
+      ctx.onBytes(task, slot.received, chunk.byteLength);
+      while (pendingBytes > WRITE_WINDOW) await settleOne();
+      if (writeError) throw new SinkWriteError(task.relPath, writeError);
     }
+    if (Number.isFinite(seg.end) && at < seg.end) throw new ConnectionError({ service: 'storage', method: 'GET', url }, `storage GET ${displayUrl(source)}: the body ended after ${at - seg.start} of ${seg.end - seg.start} bytes`);
   } catch (e) {
-    await reader.cancel().catch(() => {});
-    throwIfAborted(ctx.signal);
+    await res?.body.cancel().catch(() => {});
+    if (ctx.signal?.aborted) throw abortReason(ctx.signal);
+    if (stalled) throw new TimeoutError({ service: 'storage', method: 'GET', url, timeoutMs: ctx.stallTimeout });
     if (e instanceof DlaasError) throw e;
-    throw new ConnectionError({ service: 'storage', method: 'GET', url: pfnToHttpUrl(source), cause: e }, `storage GET ${displayUrl(source)}: transfer broke off after ${slot.bytes} bytes`);
+    throw new ConnectionError({ service: 'storage', method: 'GET', url, cause: e }, `storage GET ${displayUrl(source)}: transfer broke off after ${part.received} bytes`);
+  } finally {
+    clearInterval(watchdog);
+    ctx.signal?.removeEventListener('abort', onAbort);
+    while (pending.length) await settleOne();
+    // Bytes received but not written (a failed write) are dropped from the hash: restart that part.
+    if (part.received !== seg.done) writeError ??= new Error('a write did not complete');
   }
+  if (writeError) throw new SinkWriteError(task.relPath, writeError);
 }

@@ -8,7 +8,9 @@ import type { RetryPolicy } from '../core/transport.js';
 import type { RucioClient } from '../rucio/client.js';
 import { RuleNotProgressingError, RuleStuckError } from '../rucio/errors.js';
 import type { Replica, Rule } from '../rucio/types.js';
-import { downloadFile, type DownloadTask } from './download.js';
+import { downloadFile, type DownloadTask, type VerifyCheck } from './download.js';
+import { mainThreadHashing, type Hashing } from './hashing.js';
+import type { StorageHttp } from './http.js';
 import { pfnToLocalPath, downloadRelativePath } from './paths.js';
 import { mapPool } from './pool.js';
 import { memorySink, type DownloadSink } from './sinks.js';
@@ -32,6 +34,13 @@ export interface StagingOptions {
   storageToken?: TokenSource | undefined;
   /** `fetch` for storage requests. */
   fetch?: typeof fetch | undefined;
+  /**
+   * The HTTP client for file bytes (GET and PUT bodies). Default: `fetch` (every runtime);
+   * `dlaas/node` passes its bulk client (`nodeStorageHttp()`) unless a `fetch` is given.
+   */
+  storageHttp?: StorageHttp | undefined;
+  /** Where checksums are computed (default: the calling thread; `dlaas/node` passes worker threads). */
+  hashing?: Hashing | undefined;
   /** The compute site's RSE (`RUCIO_DESTINATION_RSE`). */
   destinationRse?: string | undefined;
   /** Where that RSE is mounted (`RUCIO_RSE_MOUNT_PATH`), for replica mode. */
@@ -72,6 +81,20 @@ export interface StageOptions {
   preferRses?: readonly string[];
   /** Parallel downloads (default 4). */
   concurrency?: number;
+  /**
+   * Parallel `Range` streams for one large file (default 4). Each stream hashes its segment; the
+   * segments' adler32 values are combined, so the whole file is still verified. md5 cannot be
+   * combined: a file verified by md5 comes in one stream.
+   */
+  streams?: number;
+  /** Smallest segment of a file split into parallel streams, in bytes (default 16 MiB). */
+  segmentSize?: number;
+  /**
+   * Checksums to verify. Default: what Rucio verifies — adler32 when the catalogue has it, md5 only
+   * when adler32 is absent. `['adler32', 'md5']` checks both (md5 then forces one stream per file).
+   * The size is always checked when the catalogue has it.
+   */
+  verify?: readonly VerifyCheck[];
   /** Tries per replica before moving on (default 2, as Rucio's download client). */
   attemptsPerSource?: number;
   /** Give up on a transfer whose body delivers nothing for this long, in ms (default 60 000); the next try resumes. */
@@ -142,8 +165,9 @@ export class Staging {
 
   constructor(options: StagingOptions) {
     this.#o = options;
-    this.#storage = new StorageClient({ token: options.storageToken, fetch: options.fetch, timeout: options.storageTimeout, retry: options.storageRetry });
-    this.#anonymous = new StorageClient({ fetch: options.fetch, timeout: options.storageTimeout, retry: options.storageRetry });
+    const common = { fetch: options.fetch, http: options.storageHttp, timeout: options.storageTimeout, retry: options.storageRetry };
+    this.#storage = new StorageClient({ ...common, token: options.storageToken });
+    this.#anonymous = new StorageClient(common);
   }
 
   /**
@@ -166,7 +190,7 @@ export class Staging {
 
   /**
    * Upload result files into the Data Lake: checksum → check → register the replica as COPYING → PFN →
-   * PUT `<pfn>.rucio.upload` → verify on storage → MOVE (and check the final name) → set AVAILABLE →
+   * PUT a private `<pfn>.<random>.rucio.upload` → verify on storage → MOVE (and check the final name) → set AVAILABLE →
    * attach → rule. A failure at any step leaves no temporary object and no AVAILABLE replica, and is
    * reported per file as an {@link UploadError} naming the step; re-running finishes what was left.
    * @throws {@link InvalidArgumentError} for bad files or options, {@link AbortError} when aborted.
@@ -183,7 +207,7 @@ export class Staging {
       signal: options.signal,
       onStep: (did: Did, step: UploadStep) => options.onProgress?.({ type: 'step', did, step }),
     };
-    const run = await prepareUpload(rucio, this.#storage, base);
+    const run = await prepareUpload(rucio, this.#storage, base, this.#o.hashing);
     if (dataset) await rucio.dids.addDataset(dataset, { signal: options.signal }).catch(ignore(DuplicateError));
     let done = 0;
     const manifests = await mapPool(files, o.concurrency, async (f) => {
@@ -358,7 +382,18 @@ export class Staging {
       .map((f) => ({ did: f, status: 'NOT_AVAILABLE', bytes: null, verified: [], attempts: 0, error: new DlaasError(`no replica of ${formatDid(f)}`, {}, ErrorCode.notFound) }));
     const progress = new DownloadProgress(tasks, missing.length, o.onProgress);
     for (const m of missing) progress.file(undefined, m);
-    const context = { storage: this.#storage, sink, signal: o.signal, attemptsPerSource: o.attemptsPerSource ?? 2, stallTimeout: o.stallTimeout ?? 60_000, onBytes: progress.bytes };
+    const context = {
+      storage: this.#storage,
+      sink,
+      signal: o.signal,
+      attemptsPerSource: o.attemptsPerSource ?? 2,
+      stallTimeout: o.stallTimeout ?? 60_000,
+      streams: o.streams ?? 4,
+      segmentSize: o.segmentSize ?? 16 << 20,
+      verify: o.verify,
+      hashing: this.#o.hashing ?? mainThreadHashing,
+      onBytes: progress.bytes,
+    };
     const manifests = await mapPool(tasks, o.concurrency ?? 4, async (task) => {
       if (o.signal?.aborted) throw new AbortError('staging was aborted', { cause: o.signal.reason });
       // Plain URLs (e.g. VO archives) are third parties: they never get the Data Lake token.
@@ -540,7 +575,8 @@ function checkStageOptions(o: StageOptions): void {
   oneOf('mode', o.mode, ['replica', 'download']);
   oneOf('layout', o.layout, ['scope', 'flat']);
   rseName('rse', o.rse);
-  for (const k of ['lifetime', 'pollInterval', 'concurrency', 'attemptsPerSource', 'stallTimeout'] as const) positiveInteger(k, o[k]);
+  for (const k of ['lifetime', 'pollInterval', 'concurrency', 'attemptsPerSource', 'stallTimeout', 'streams', 'segmentSize'] as const) positiveInteger(k, o[k]);
+  if (o.verify !== undefined && !(Array.isArray(o.verify) && o.verify.every((v) => v === 'adler32' || v === 'md5'))) throw new InvalidArgumentError('verify', "verify must be an array of 'adler32' and/or 'md5'");
   if (o.preferRses !== undefined && !(Array.isArray(o.preferRses) && o.preferRses.every((r) => typeof r === 'string'))) throw new InvalidArgumentError('preferRses', 'preferRses must be an array of RSE names');
 }
 

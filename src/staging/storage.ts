@@ -5,9 +5,10 @@
  * success; both families are accepted.
  * @module
  */
-import { InvalidArgumentError, NotFoundError, redactUrl } from '../core/errors.js';
-import type { TokenSource } from '../core/token.js';
+import { AbortError, ConnectionError, DlaasError, InvalidArgumentError, NotFoundError, TimeoutError, apiErrorFrom, redactUrl, registerSecret } from '../core/errors.js';
+import { toTokenProvider, type TokenProvider, type TokenSource } from '../core/token.js';
 import { Transport, type RetryPolicy } from '../core/transport.js';
+import { abortReason, fetchStorageHttp, type BodyReader, type StorageHttp, type StorageResponse } from './http.js';
 
 /** PFN schemes a `fetch`-based client can speak, and the URL scheme each maps to. */
 const HTTP_SCHEMES: Record<string, string> = { https: 'https:', davs: 'https:', http: 'http:', dav: 'http:' };
@@ -96,17 +97,36 @@ export interface StorageClientOptions {
   /** Bearer token for storage (WLCG profile), or none for public storage. */
   token?: TokenSource | undefined;
   fetch?: typeof fetch | undefined;
+  /** The bulk-bytes HTTP client for GET and PUT bodies (default: {@link fetchStorageHttp} over `fetch`). */
+  http?: StorageHttp | undefined;
+  /** Per-attempt timeout until response headers, in ms (default 60 000). */
   timeout?: number | false | undefined;
   retry?: RetryPolicy | undefined;
 }
+
+/** A storage response with a body to read. */
+export interface StorageBody {
+  status: number;
+  headers: Headers;
+  body: BodyReader;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
 
 /** @internal */
 export class StorageClient {
   readonly #t: Transport;
   /** Origins whose `Server` header named XRootD (see {@link moveDestination}). */
   readonly #xrootd = new Set<string>();
+  readonly #http: StorageHttp;
+  readonly #token: TokenProvider | undefined;
+  readonly #timeout: number | false;
 
   constructor(options: StorageClientOptions) {
+    this.#http = options.http ?? fetchStorageHttp(options.fetch ?? ((...a) => globalThis.fetch(...a)));
+    this.#token = options.token === undefined ? undefined : toTokenProvider(options.token);
+    this.#timeout = options.timeout ?? 60_000;
     this.#t = new Transport({
       service: 'storage',
       // Every request carries an absolute URL (from a PFN); the base is never used.
@@ -118,13 +138,82 @@ export class StorageClient {
     });
   }
 
-  /** GET from `offset` (Range); resolves with the response (200 or 206). */
-  async get(pfn: string, offset: number, signal?: AbortSignal): Promise<Response> {
-    const url = pfnToHttpUrl(pfn);
-    // The download loop bounds stalls itself (`stallTimeout`), so the transport's body guard is off here.
-    const res = await this.#t.request({ method: 'GET', path: url, headers: offset > 0 ? { Range: `bytes=${offset}-` } : {}, signal, idleTimeout: false });
-    this.#note(url, res.headers);
-    return res;
+  /**
+   * GET the bytes `[start, end)` of an object (`end` omitted: to its end; no `range`: the whole
+   * object, without a `Range` header). Resolves when the headers arrive (200 or 206) with a body
+   * reader that `signal` cancels at any point. Redirects are followed: the token only to the same
+   * origin. Not retried: the download engine decides (it resumes where the bytes stopped).
+   */
+  async read(pfn: string, range: { start: number; end?: number | undefined } | undefined, signal: AbortSignal | undefined): Promise<StorageBody> {
+    const headers: Record<string, string> = range ? { Range: `bytes=${range.start}-${range.end === undefined ? '' : range.end - 1}` } : {};
+    const res = await this.#bulk('GET', pfnToHttpUrl(pfn), headers, undefined, signal);
+    if (!res.body) throw new ConnectionError({ service: 'storage', method: 'GET', url: pfnToHttpUrl(pfn) }, `storage GET ${displayUrl(pfn)}: the answer has no body`);
+    return res as StorageBody;
+  }
+
+  /**
+   * One bulk request with the token, a timeout until the headers, one token refresh on 401, and
+   * redirects (credentials only to the origin they were configured for). A non-2xx status becomes
+   * the matching {@link ApiError}.
+   */
+  async #bulk(method: 'GET' | 'PUT', url0: string, headers: Record<string, string>, body: Blob | Uint8Array | undefined, signal: AbortSignal | undefined): Promise<StorageResponse> {
+    const origin = new URL(url0).origin;
+    let url = url0;
+    let refreshed = false;
+    let rejected: string | undefined;
+    for (let hop = 0; ; ) {
+      if (signal?.aborted) throw abortReason(signal);
+      const sameOrigin = new URL(url).origin === origin;
+      const token = this.#token && sameOrigin ? await this.#tokenFor(refreshed, rejected, signal) : undefined;
+      const ac = new AbortController();
+      const onAbort = () => ac.abort(signal?.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      let timedOut = false;
+      const timer =
+        this.#timeout === false || method === 'PUT'
+          ? undefined
+          : setTimeout(() => {
+              timedOut = true;
+              ac.abort(new TimeoutError({ service: 'storage', method, url, timeoutMs: this.#timeout as number }));
+            }, this.#timeout);
+      let res: StorageResponse;
+      try {
+        res = await this.#http.send({ method, url, headers: { ...headers, ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body, signal: ac.signal });
+      } catch (e) {
+        signal?.removeEventListener('abort', onAbort);
+        if (signal?.aborted) throw abortReason(signal);
+        if (timedOut) throw new TimeoutError({ service: 'storage', method, url, timeoutMs: this.#timeout as number });
+        if (e instanceof DlaasError && !(e instanceof AbortError)) throw e;
+        throw new ConnectionError({ service: 'storage', method, url, cause: e }, `storage ${method} ${displayUrl(url)}: connection failed (${e instanceof Error ? e.message : String(e)})`);
+      } finally {
+        clearTimeout(timer);
+      }
+      // The caller's signal keeps cancelling the body through `ac` until the body is done with.
+      this.#note(url, res.headers);
+      if (res.status >= 200 && res.status < 300) return { ...res, body: res.body && untilDone(res.body, () => signal?.removeEventListener('abort', onAbort)) };
+      signal?.removeEventListener('abort', onAbort);
+      const excerpt = await drain(res.body);
+      if (res.status === 0) throw new ConnectionError({ service: 'storage', method, url }, `storage ${method} ${displayUrl(url)}: redirected to another origin, which this runtime hides; use a storage URL that serves the bytes itself`);
+      if (REDIRECTS.has(res.status) && res.headers.get('Location')) {
+        if (++hop > MAX_REDIRECTS) throw new ConnectionError({ service: 'storage', method, url }, `storage ${method} ${displayUrl(url0)}: more than ${MAX_REDIRECTS} redirects`);
+        url = new URL(res.headers.get('Location') as string, url).href;
+        continue;
+      }
+      if (res.status === 401 && token && !refreshed && this.#token?.canRefresh !== false) {
+        refreshed = true;
+        rejected = token;
+        continue;
+      }
+      const retryAfter = Number(res.headers.get('Retry-After'));
+      throw apiErrorFrom({ status: res.status, service: 'storage', method, url, bodyExcerpt: excerpt || undefined, ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfter } : {}) });
+    }
+  }
+
+  async #tokenFor(force: boolean, rejected: string | undefined, signal: AbortSignal | undefined): Promise<string> {
+    const token = await (this.#token as TokenProvider).getToken({ ...(force ? { forceRefresh: true, rejectedToken: rejected } : {}), ...(signal ? { signal } : {}) });
+    if (typeof token !== 'string' || !token || /[\r\n]/.test(token)) throw new InvalidArgumentError('storageToken', 'the storage token provider returned an empty or malformed token');
+    registerSecret(token);
+    return token;
   }
 
   /** Remember what kind of server answered for `url`'s origin. */
@@ -146,12 +235,15 @@ export class StorageClient {
     }
   }
 
-  /** PUT a body (a Blob or bytes: replayable, so a 401 refresh can resend it). Creates parents with MKCOL if the server wants them. */
+  /**
+   * PUT a body (a Blob — in Node `fs.openAsBlob(path)` reads from disk as it goes — or bytes),
+   * streamed through the bulk client. Creates parents with MKCOL if the server wants them.
+   */
   async put(pfn: string, body: Blob | Uint8Array, signal?: AbortSignal): Promise<void> {
     const url = pfnToHttpUrl(pfn);
     const send = async () => {
-      const { headers } = await this.#t.send({ method: 'PUT', path: url, body: body as BodyInit, headers: { 'Content-Type': 'application/octet-stream' }, signal });
-      this.#note(url, headers);
+      const res = await this.#bulk('PUT', url, { 'Content-Type': 'application/octet-stream' }, body, signal);
+      await drain(res.body);
     };
     try {
       await send();
@@ -194,4 +286,48 @@ export class StorageClient {
       if (!(options.ignoreMissing && e instanceof NotFoundError)) throw e;
     }
   }
+}
+
+/** `body`, calling `done` once when it ends, fails or is cancelled. */
+function untilDone(body: BodyReader, done: () => void): BodyReader {
+  let open = true;
+  const end = () => {
+    if (open) done();
+    open = false;
+  };
+  return {
+    async read() {
+      try {
+        const chunk = await body.read();
+        if (!chunk) end();
+        return chunk;
+      } catch (e) {
+        end();
+        throw e;
+      }
+    },
+    async cancel(reason) {
+      end();
+      await body.cancel(reason);
+    },
+  };
+}
+
+/** Read what is left of a body (an error page: at most 4 KiB kept as text) and release it. */
+async function drain(body: BodyReader | null): Promise<string> {
+  if (!body) return '';
+  let text = '';
+  const decoder = new TextDecoder();
+  try {
+    for (let chunk = await body.read(); chunk; chunk = await body.read()) {
+      if (text.length < 4096) text += decoder.decode(chunk, { stream: true }).slice(0, 4096 - text.length);
+      else {
+        await body.cancel();
+        break;
+      }
+    }
+  } catch {
+    // An error page that breaks off tells nothing more.
+  }
+  return text.replace(/\s+/g, ' ').trim().slice(0, 200);
 }

@@ -8,7 +8,8 @@ import { AbortError, ConnectionError, DlaasError, DuplicateError, ErrorCode, Inv
 import type { RucioClient } from '../rucio/client.js';
 import { protocolsFor } from '../rucio/rses.js';
 import type { RseSettings } from '../rucio/types.js';
-import { checksumOf, sameAdler32, type Checksums } from './checksum.js';
+import { sameAdler32, type Checksums } from './checksum.js';
+import { mainThreadHashing, type Hashing } from './hashing.js';
 import type { StorageClient } from './storage.js';
 import { isHttpPfn } from './storage.js';
 
@@ -80,18 +81,19 @@ export interface UploadRunOptions {
 export interface UploadRun {
   rucio: RucioClient;
   storage: StorageClient;
+  hashing: Hashing;
   settings: RseSettings;
   scheme: string;
 }
 
 /** Look up the RSE once and check it can be written over HTTP. */
-export async function prepareUpload(rucio: RucioClient, storage: StorageClient, o: UploadRunOptions): Promise<UploadRun> {
+export async function prepareUpload(rucio: RucioClient, storage: StorageClient, o: UploadRunOptions, hashing: Hashing = mainThreadHashing): Promise<UploadRun> {
   const settings = await rucio.rses.get(o.rse, { signal: o.signal });
   if (settings.availability_write === false) throw new InvalidArgumentError('rse', `RSE ${o.rse} is not available for writing`);
   const protocols = protocolsFor(settings, 'write', 'wan', o.scheme ? [o.scheme] : undefined).filter((p) => isHttpPfn(`${p.scheme}://x`));
   const [protocol] = protocols;
   if (!protocol) throw new InvalidArgumentError('scheme', `RSE ${o.rse} has no ${o.scheme ?? 'https/davs'} protocol for writing`);
-  return { rucio, storage, settings, scheme: protocol.scheme };
+  return { rucio, storage, hashing, settings, scheme: protocol.scheme };
 }
 
 /** The state of a file's replica on the RSE, from the catalogue (`undefined` = none). */
@@ -156,7 +158,7 @@ export async function uploadOne(run: UploadRun, file: UploadFile, o: UploadRunOp
   const result = (status: 'OK' | 'SKIPPED', s: Checksums): UploadManifest => ({ did, status, ...(pfn ? { pfn } : {}), bytes: s.bytes, adler32: s.adler32, ...(s.md5 ? { md5: s.md5 } : {}) });
   try {
     at('checksum');
-    sums = await checksumOf(file.data, { md5: true });
+    sums = await hashData(run.hashing, file.data, signal);
     at('check');
     const state = await catalogueState(rucio, did, sums, o.rse, signal);
     if (state !== 'AVAILABLE') {
@@ -169,7 +171,8 @@ export async function uploadOne(run: UploadRun, file: UploadFile, o: UploadRunOp
       if (!pfn) throw new UploadError('pfn', did, 'the RSE returned no PFN');
       // A re-run after a failure past the rename: the verified bytes are already in place.
       if (state === undefined || !(await alreadyStored(storage, pfn, sums, signal))) {
-        tmp = `${pfn}.rucio.upload`;
+        // A private temporary name: two runs uploading the same file never write one object.
+        tmp = `${pfn}.${crypto.randomUUID().slice(0, 8)}.rucio.upload`;
         at('transfer');
         await storage.delete(tmp, { ignoreMissing: true, signal });
         await storage.put(tmp, file.data, signal);
@@ -217,6 +220,34 @@ async function registerCopying(rucio: RucioClient, did: Did, sums: Checksums, rs
       await rucio.replicas.add(rse, [entry], { signal });
       return;
     }
+    throw e;
+  }
+}
+
+/** adler32 and md5 of a file's bytes, read in chunks (a Blob is never read whole), stopping on abort. */
+async function hashData(hashing: Hashing, data: Blob | Uint8Array, signal: AbortSignal | undefined): Promise<Checksums> {
+  const job = await hashing.start({ md5: true });
+  try {
+    if (data instanceof Uint8Array) {
+      const w = job.update(data);
+      if (w) await w;
+    } else {
+      const reader = data.stream().getReader();
+      try {
+        for (;;) {
+          if (signal?.aborted) throw new AbortError('upload was aborted', { cause: signal.reason });
+          const { done, value } = await reader.read();
+          if (done) break;
+          const w = job.update(value);
+          if (w) await w;
+        }
+      } finally {
+        await reader.cancel().catch(() => {});
+      }
+    }
+    return await job.digest();
+  } catch (e) {
+    job.dispose();
     throw e;
   }
 }
