@@ -442,7 +442,8 @@ async function transfer(slot: Slot, part: Part, source: string): Promise<void> {
   let res: StorageBody | undefined;
   try {
     try {
-      res = await ctx.storage.read(source, whole ? undefined : { start: from, ...(Number.isFinite(seg.end) ? { end: seg.end } : {}) }, ac.signal);
+      // The last segment asks for everything from its start (`bytes=N-`), as a plain resume does.
+      res = await ctx.storage.read(source, whole ? undefined : { start: from, ...(bytes !== null && seg.end < bytes ? { end: seg.end } : {}) }, ac.signal);
     } catch (e) {
       // 416: the partial data is longer than the object now is.
       if (from > 0 && (e as { status?: number }).status === 416) throw new RestartTransfer(`${displayUrl(source)} cannot continue at byte ${from}`);

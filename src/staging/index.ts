@@ -3,10 +3,12 @@
  * @module
  */
 export { Staging, orderSources, type StagingOptions, type StageOptions, type StageSource, type StageSourceProvider, type UploadEvent, type UploadOptions, type UploadResult } from './staging.js';
-export { StreamChecksum, checksumOf, sameAdler32, type Checksums } from './checksum.js';
+export { StreamChecksum, checksumOf, combineAdler32, sameAdler32, type Checksums } from './checksum.js';
+export { mainThreadHashing, type Hashing, type HashJob, type HashKinds } from './hashing.js';
+export { fetchStorageHttp, type StorageHttp, type StorageRequest, type StorageResponse, type BodyReader } from './http.js';
 export { pfnToLocalPath, downloadRelativePath, joinPath } from './paths.js';
-export { memorySink, writableSink, opfsSink, type DownloadSink, type SinkFile, type StagedLocation } from './sinks.js';
+export { memorySink, writableSink, opfsSink, RESERVED_SUFFIXES, type DownloadSink, type SinkFile, type SinkOpenOptions, type ExpectedFile, type PartialState, type Segment, type StagedLocation } from './sinks.js';
 export { collectionStatus, type FileManifest, type FileStatus, type CollectionStatus, type StageEvent, type StageResult } from './types.js';
 export { UploadError, type UploadFile, type UploadManifest, type UploadStep } from './upload.js';
-export { ChecksumMismatchError } from './download.js';
+export { ChecksumMismatchError, type VerifyCheck } from './download.js';
 export { pfnToHttpUrl, isHttpPfn, parseDigestHeader } from './storage.js';

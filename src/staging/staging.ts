@@ -394,13 +394,18 @@ export class Staging {
       hashing: this.#o.hashing ?? mainThreadHashing,
       onBytes: progress.bytes,
     };
-    const manifests = await mapPool(tasks, o.concurrency ?? 4, async (task) => {
-      if (o.signal?.aborted) throw new AbortError('staging was aborted', { cause: o.signal.reason });
-      // Plain URLs (e.g. VO archives) are third parties: they never get the Data Lake token.
-      const m = await downloadFile(task, task.url ? { ...context, storage: this.#anonymous } : context);
-      progress.file(task, m);
-      return m;
-    });
+    let manifests: FileManifest[];
+    try {
+      manifests = await mapPool(tasks, o.concurrency ?? 4, async (task) => {
+        if (o.signal?.aborted) throw new AbortError('staging was aborted', { cause: o.signal.reason });
+        // Plain URLs (e.g. VO archives) are third parties: they never get the Data Lake token.
+        const m = await downloadFile(task, task.url ? { ...context, storage: this.#anonymous } : context);
+        progress.file(task, m);
+        return m;
+      });
+    } finally {
+      progress.end();
+    }
     return summarise('download', [...manifests, ...missing], []);
   }
 }
@@ -416,6 +421,8 @@ class DownloadProgress {
   #moved = 0;
   #done = 0;
   #lastEmit = 0;
+  #latest: { task: DownloadTask; bytes: number } | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(tasks: readonly DownloadTask[], missing: number, emit: ((e: StageEvent) => void) | undefined) {
     this.#emit = emit;
@@ -429,19 +436,49 @@ class DownloadProgress {
     this.#held.set(task, bytes);
   }
 
-  /** A file now holds `bytes`, `chunk` of them just arrived. */
+  /**
+   * A file now holds `bytes`, `chunk` of them just arrived. Events are throttled to one per 100 ms;
+   * the latest state is always emitted within 100 ms (a stalled transfer still shows where it is).
+   */
   readonly bytes = (task: DownloadTask, bytes: number, chunk: number): void => {
     this.#hold(task, bytes);
     this.#moved += chunk;
+    if (!this.#emit) return;
+    this.#latest = { task, bytes };
+    const wait = 100 - (Date.now() - this.#lastEmit);
+    if (wait > 0 && bytes !== task.bytes) {
+      if (!this.#timer) {
+        this.#timer = setTimeout(() => this.#flush(), wait);
+        (this.#timer as { unref?: () => void }).unref?.();
+      }
+      return;
+    }
+    this.#flush();
+  };
+
+  #flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const latest = this.#latest;
+    if (!latest || !this.#emit) return;
+    this.#latest = undefined;
     const now = Date.now();
-    if (!this.#emit || (now - this.#lastEmit < 100 && bytes !== task.bytes)) return;
     this.#lastEmit = now;
+    const { task, bytes } = latest;
     const rate = this.#moved / Math.max(0.001, (now - this.#started) / 1000);
     this.#emit({ type: 'bytes', did: task.did, ...(task.url ? { url: task.url } : {}), transferred: bytes, total: task.bytes, overallBytes: this.#overall, overallTotal: this.#total, rate });
-  };
+  }
+
+  /** The run is over: no more events. */
+  end(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#latest = undefined;
+  }
 
   /** A file is finished: verified (or skipped) bytes count as held, a failed file's do not. */
   file(task: DownloadTask | undefined, m: FileManifest): void {
+    if (this.#latest?.task === task) this.#flush();
     if (task) this.#hold(task, m.status === 'OK' ? (m.bytes ?? 0) : 0);
     this.#emit?.({ type: 'file', manifest: m, done: ++this.#done, total: this.#files });
   }

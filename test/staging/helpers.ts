@@ -24,7 +24,7 @@ export interface Tamper {
   dropRange?: boolean;
   /** Replace the request's bearer token. */
   bearer?: string;
-  /** After this many body bytes, call `onPause` once the reader asks for more, then stall until the request is aborted. */
+  /** After this many body bytes, call `onPause` once the reader asks for more, then stall for good (the reader must cancel). */
   pauseAfter?: number;
   onPause?: () => void;
 }
@@ -69,17 +69,17 @@ export function trafficFetch(inner: typeof fetch = globalThis.fetch): TrafficFet
         inFlight--;
         return res;
       }
-      return new Response(track(res.body, plan, request.signal, () => inFlight--), { status: res.status, statusText: res.statusText, headers: res.headers });
+      return new Response(track(res.body, plan, () => inFlight--), { status: res.status, statusText: res.statusText, headers: res.headers });
     },
   };
   return t;
 }
 
 /**
- * Pass a body through, failing after `plan.cutAfter` bytes or stalling after `plan.pauseAfter`
- * (until `signal` aborts); `done` runs once when the body ends in any way.
+ * Pass a body through, failing after `plan.cutAfter` bytes or stalling for good after
+ * `plan.pauseAfter`; `done` runs once when the body ends in any way.
  */
-function track(body: ReadableStream<Uint8Array>, plan: Tamper, signal: AbortSignal, done: () => void): ReadableStream<Uint8Array> {
+function track(body: ReadableStream<Uint8Array>, plan: Tamper, done: () => void): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let sent = 0;
   let finished = false;
@@ -93,10 +93,9 @@ function track(body: ReadableStream<Uint8Array>, plan: Tamper, signal: AbortSign
     async pull(controller) {
       if (plan.pauseAfter !== undefined && sent >= plan.pauseAfter) {
         plan.onPause?.();
-        const reason = await new Promise<unknown>((resolve) => (signal.aborted ? resolve(signal.reason) : signal.addEventListener('abort', () => resolve(signal.reason), { once: true })));
-        await reader.cancel().catch(() => {});
-        finish();
-        controller.error(reason);
+        // Stall for good: like a real server that goes silent, this body ignores aborts. Only the
+        // SDK cancelling its own reader (cancel() below) ends it.
+        await new Promise<never>(() => {});
         return;
       }
       const { done: end, value } = await reader.read();

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/core/errors.js';
-import { StreamChecksum, checksumOf, sameAdler32 } from '../../src/staging/checksum.js';
+import { StreamChecksum, checksumOf, combineAdler32, sameAdler32 } from '../../src/staging/checksum.js';
 import { downloadRelativePath, joinPath, pfnToLocalPath } from '../../src/staging/paths.js';
 import { memorySink } from '../../src/staging/sinks.js';
 import { orderSources } from '../../src/staging/staging.js';
@@ -187,18 +187,37 @@ describe('sources and storage helpers', () => {
     expect(moveDestination('https://se/bad%zz', true)).toBe('https://se/bad%zz');
   });
 
-  it('memory sink keeps partial data for resume and publishes only on commit', async () => {
+  it('memory sink keeps partial data for the same file only, takes turns per file, and publishes only on commit', async () => {
     const sink = memorySink();
-    const f = await sink.open('s/a');
-    await f.write(new Uint8Array([1, 2]));
-    await f.close({ keepPartial: true });
+    const expected = { id: 's:a', bytes: 3, adler32: null, md5: null };
+    const f = await sink.open('s/a', { expected });
+    await f.write(new Uint8Array([1, 2]), 0);
+    await expect(f.write(new Uint8Array([9]), 5)).rejects.toMatchObject({ argument: 'position' });
+    // A second writer of the same file waits for the first.
+    let second = false;
+    const waiting = sink.open('s/a', { expected }).then((g) => ((second = true), g));
+    await Promise.resolve();
+    expect(second).toBe(false);
+    await f.close({ keep: { segments: [{ start: 0, end: 3, done: 2 }] } });
+    const again = await waiting;
     expect(await sink.existing('s/a')).toBeUndefined();
-    const again = await sink.open('s/a');
-    expect(again.resumableBytes).toBe(2);
-    await again.write(new Uint8Array([3]));
+    expect(again.resume).toEqual({ segments: [{ start: 0, end: 3, done: 2 }] });
+    await again.write(new Uint8Array([3]), 2);
     const loc = await again.commit();
     expect(loc.kind).toBe('blob');
     expect([...new Uint8Array(await (loc as { blob: Blob }).blob.arrayBuffer())]).toEqual([1, 2, 3]);
     expect((await sink.existing('s/a'))?.bytes).toBe(3);
+    const other = await sink.open('s/b', { expected: { ...expected, id: 's:b' } });
+    await other.write(new Uint8Array([7]), 0);
+    await other.close({ keep: { segments: [{ start: 0, end: 3, done: 1 }] } });
+    expect((await sink.open('s/b', { expected: { ...expected, id: 's:b', adler32: '00000001' } })).resume).toBeUndefined();
+  });
+
+  it('combines adler32 of segments as zlib does', async () => {
+    const data = new Uint8Array(300_001).map((_, i) => (i * 2654435761) >>> 24);
+    for (const cut of [0, 1, 65520, 65521, 150_000, 300_001]) {
+      const [a, b, whole] = await Promise.all([checksumOf(data.subarray(0, cut)), checksumOf(data.subarray(cut)), checksumOf(data)]);
+      expect(combineAdler32(a.adler32, b.adler32, b.bytes), String(cut)).toBe(whole.adler32);
+    }
   });
 });
