@@ -450,16 +450,21 @@ async function transfer(slot: Slot, part: Part, source: string): Promise<void> {
       throw e;
     }
     last = Date.now();
+    let at = from;
     if (!whole && res.status !== 206) {
-      if (slot.parts.length === 1 && res.status === 200) {
-        // The server ignored the Range and sends the whole file: start over with this very response.
+      if (slot.parts.length !== 1 || res.status !== 200) {
         await res.body.cancel();
-        throw new RestartTransfer(`${displayUrl(source)} ignored Range: bytes=${from}-`, true);
+        throw new RestartTransfer(`${displayUrl(source)} ignored Range (answered ${res.status}): reading in one stream`, true);
       }
-      await res.body.cancel();
-      throw new RestartTransfer(`${displayUrl(source)} ignored Range (answered ${res.status}): reading in one stream`, true);
-    }
-    if (!whole) {
+      // The server ignored the Range and sends the whole file: start over with this very response.
+      await file.reset();
+      part.job.dispose();
+      part.job = await ctx.hashing.start({ md5: slot.checks.md5 });
+      part.received = 0;
+      seg.done = 0;
+      slot.mixed = false;
+      at = 0;
+    } else if (!whole) {
       const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('Content-Range') ?? '');
       const total = range?.[3] === '*' ? null : Number(range?.[3]);
       if (!range || Number(range[1]) !== from || (bytes !== null && total !== null && total !== bytes)) {
@@ -467,7 +472,6 @@ async function transfer(slot: Slot, part: Part, source: string): Promise<void> {
         throw new RestartTransfer(`${displayUrl(source)} answered Range: bytes=${from}- with ${res.headers.get('Content-Range') ?? 'no Content-Range'}`);
       }
     }
-    let at = from;
     for (;;) {
       const chunk = await res.body.read();
       if (!chunk) break;

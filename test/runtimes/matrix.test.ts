@@ -295,6 +295,8 @@ describe('runtime matrix: the packed package, one scenario, every runtime', () =
         expectPassed(result, 'page');
         expect(result.staged).toMatchObject({ location: 'opfs' });
         expect(result.stored).toBe(1); // the OIDC session in sessionStorage
+        // Two writers of one OPFS file take turns on a Web Lock; the second resumes the first's bytes.
+        expect(result.opfsLock).toEqual({ webLocks: true, waited: true, resumed: 2, bytes: [1, 2, 3, 4], left: ['y'] });
         // CORS is really enforced: the same call from an origin the Data Lake does not allow fails.
         const context = await browser!.newContext();
         try {

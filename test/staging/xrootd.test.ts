@@ -146,7 +146,7 @@ describe('stage in by download from XRootD', () => {
     expect(Buffer.from(await blob.arrayBuffer()).equals(Buffer.from(content))).toBe(true);
   });
 
-  it('an abort mid-body leaves only name.part (never the final name), and the next run resumes it', async () => {
+  it('an abort mid-body leaves only the private partial and its state (never the final name), and the next run resumes it', async () => {
     const w = world();
     const content = noise(3 * 1024 * 1024, 4);
     await w.seed('obs4', [{ name: 'abort.bin', content }], ['XRD1']);
@@ -156,8 +156,12 @@ describe('stage in by download from XRootD', () => {
       const pause = 1_500_000;
       const first = await w.lake({ tamper: () => ({ pauseAfter: pause, onPause: () => ac.abort(new Error('user cancelled')) }) });
       await expect(first.lake.staging.stage(['user.jdoe:abort.bin'], { mode: 'download', sink: fileSink(out.dir), signal: ac.signal })).rejects.toMatchObject({ code: 'DLAAS_ABORTED' });
-      expect(listFiles(out.dir)).toEqual(['user.jdoe/abort.bin.part']);
-      expect(bytesOf(join(out.dir, 'user.jdoe/abort.bin.part')).byteLength).toBe(pause);
+      // A private partial and its state; the lock is released.
+      const kept = listFiles(out.dir);
+      expect(kept).toHaveLength(2);
+      expect(kept[0]).toMatch(/^user\.jdoe\/\.abort\.bin\.[0-9a-f]{16}\.dlaas-part$/);
+      expect(kept[1]).toBe('user.jdoe/.abort.bin.dlaas-state');
+      expect(bytesOf(join(out.dir, kept[0] as string)).byteLength).toBe(pause);
 
       const second = await w.lake();
       const r = await second.lake.staging.stage(['user.jdoe:abort.bin'], { mode: 'download', sink: fileSink(out.dir) });
@@ -219,11 +223,12 @@ describe('upload back into XRootD', () => {
     const { lake, traffic } = await w.lake();
     const data = noise(777_777, 8);
     const final = await storagePath('/rucio', 'user.jdoe', 'result.fits');
-    const tmp = `${final}.rucio.upload`;
-    const state = (p: string) => {
-      const b = se1.readBack(p);
+    const state = (p: string | undefined) => {
+      const b = p === undefined ? undefined : se1.readBack(p);
       return b === undefined ? 'absent' : Buffer.from(b).equals(Buffer.from(data)) ? 'complete' : `${b.byteLength} bytes`;
     };
+    // The temporary object has a private name: <final>.<8 hex>.rucio.upload.
+    const temps = () => listFiles(se1.dataDir).map((f) => `/${f}`).filter((f) => f.startsWith(`${final}.`) && /\.[0-9a-f]{8}\.rucio\.upload$/.test(f));
     const seen: [UploadStep, string | undefined, string, string][] = [];
     const res = await lake.staging.upload([{ name: 'result.fits', data: new Blob([data as BlobPart]) }], {
       scope: 'user.jdoe',
@@ -231,7 +236,8 @@ describe('upload back into XRootD', () => {
       dataset: 'user.jdoe:results',
       rule: true,
       onProgress: (e) => {
-        if (e.type === 'step') seen.push([e.step, w.replicaState('result.fits', 'XRD1'), state(tmp), state(final)]);
+        if (e.type === 'step') seen.push([e.step, w.replicaState('result.fits', 'XRD1'), state(temps()[0]), state(final)]);
+        expect(temps().length).toBeLessThanOrEqual(1);
       },
     });
     // [step about to run, catalogue, temporary object, final object]

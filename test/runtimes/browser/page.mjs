@@ -19,7 +19,32 @@ async function main() {
     sink: dlaas.opfsSink(dir),
     read: async (location) => new Uint8Array(await (await location.handle.getFile()).arrayBuffer()),
   });
-  return { ...result, stored: Object.keys(sessionStorage).filter((k) => k.startsWith('dlaas:oidc:')).length };
+  return { ...result, stored: Object.keys(sessionStorage).filter((k) => k.startsWith('dlaas:oidc:')).length, opfsLock: await twoWriters(dir) };
+}
+
+/**
+ * Two writers of one OPFS file (two tabs or workers): the second waits on the Web Lock until the
+ * first closes, then resumes from the state the first kept; positional writes land at their offsets.
+ */
+async function twoWriters(dir) {
+  const expected = { id: 'user.x:y', bytes: 4, adler32: null, md5: null };
+  const first = await dlaas.opfsSink(dir).open('locks/y', { expected });
+  let secondOpened = false;
+  const second = dlaas.opfsSink(dir).open('locks/y', { expected }).then((f) => ((secondOpened = true), f));
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 10));
+  const waited = !secondOpened;
+  await first.write(new Uint8Array([1, 2]), 0);
+  await first.close({ keep: { segments: [{ start: 0, end: 4, done: 2 }] } });
+  const next = await second;
+  const resumed = next.resume?.segments[0]?.done ?? 0;
+  await next.write(new Uint8Array([4]), 3);
+  await next.write(new Uint8Array([3]), 2);
+  await next.commit();
+  const locks = await dir.getDirectoryHandle('locks');
+  const bytes = [...new Uint8Array(await (await (await locks.getFileHandle('y')).getFile()).arrayBuffer())];
+  const left = [];
+  for await (const name of locks.keys()) left.push(name);
+  return { webLocks: !!navigator.locks, waited, resumed, bytes, left };
 }
 
 window.__result = main().catch((error) => ({ ok: false, error: String(error?.message ?? error), stack: String(error?.stack ?? '') }));
