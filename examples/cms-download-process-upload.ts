@@ -53,7 +53,7 @@ export async function cmsDownloadProcessUpload(options: CmsOptions = {}): Promis
   out('Connect');
   const { lake, me } = await connect({ ...options, env, out, downloadDir: join(workDir, 'data') });
 
-  out(`\nDownload ${formatDid(did)} (every file verified: size, adler32, md5)`);
+  out(`\nDownload ${formatDid(did)} (every file verified: size and adler32, as Rucio checks)`);
   let bar: Bar | undefined;
   const onProgress = (e: StageEvent) => {
     if (e.type === 'plan') bar = progressBar('  {bar} {percentage}% of {size} | {files} files', e.bytes, { size: formatBytes(e.bytes), files: e.files }, { out, tty });

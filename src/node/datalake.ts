@@ -6,6 +6,11 @@ import { join } from 'node:path';
 import { createDataLake as createFromOptions, type DataLake, type DataLakeOptions } from '../datalake.js';
 import { loadDataLakeConfig, type DataLakeConfig, type LoadDataLakeConfigOptions } from './config.js';
 import { fileSink, statFile } from './file-sink.js';
+import { nodeStorageHttp } from './storage-http.js';
+import type { StorageHttp } from '../staging/http.js';
+
+/** One bulk HTTP client per process: every lake shares its keep-alive connections. */
+let sharedStorageHttp: StorageHttp | undefined;
 
 /** Options of the Node {@link createDataLake}: anything given here wins over the environment. */
 export interface NodeDataLakeOptions extends Partial<DataLakeOptions> {
@@ -53,6 +58,8 @@ export async function createDataLake(options: NodeDataLakeOptions = {}): Promise
       ...(config.mode ? { mode: config.mode } : {}),
       sink: () => fileSink(downloadDir),
       statFile,
+      // File bytes over node:http (unless a custom fetch is asked for: then everything goes through it).
+      ...(options.fetch || options.staging?.fetch ? {} : { storageHttp: (sharedStorageHttp ??= nodeStorageHttp()) }),
       ...options.staging,
     },
   });

@@ -8,7 +8,7 @@
 import { AbortError, ConnectionError, DlaasError, InvalidArgumentError, NotFoundError, TimeoutError, apiErrorFrom, redactUrl, registerSecret } from '../core/errors.js';
 import { toTokenProvider, type TokenProvider, type TokenSource } from '../core/token.js';
 import { Transport, type RetryPolicy } from '../core/transport.js';
-import { abortReason, fetchStorageHttp, type BodyReader, type StorageHttp, type StorageResponse } from './http.js';
+import { abortReason, fetchStorageHttp, raceAbort, type BodyReader, type StorageHttp, type StorageResponse } from './http.js';
 
 /** PFN schemes a `fetch`-based client can speak, and the URL scheme each maps to. */
 const HTTP_SCHEMES: Record<string, string> = { https: 'https:', davs: 'https:', http: 'http:', dav: 'http:' };
@@ -122,11 +122,13 @@ export class StorageClient {
   readonly #http: StorageHttp;
   readonly #token: TokenProvider | undefined;
   readonly #timeout: number | false;
+  readonly #retry: { limit: number; baseDelay: number; backoffLimit: number };
 
   constructor(options: StorageClientOptions) {
     this.#http = options.http ?? fetchStorageHttp(options.fetch ?? ((...a) => globalThis.fetch(...a)));
     this.#token = options.token === undefined ? undefined : toTokenProvider(options.token);
     this.#timeout = options.timeout ?? 60_000;
+    this.#retry = { limit: options.retry?.limit ?? 3, baseDelay: options.retry?.baseDelay ?? 250, backoffLimit: options.retry?.backoffLimit ?? 10_000 };
     this.#t = new Transport({
       service: 'storage',
       // Every request carries an absolute URL (from a PFN); the base is never used.
@@ -241,9 +243,20 @@ export class StorageClient {
    */
   async put(pfn: string, body: Blob | Uint8Array, signal?: AbortSignal): Promise<void> {
     const url = pfnToHttpUrl(pfn);
+    // PUT to a private temporary name is idempotent: a connection failure or a busy server is retried.
     const send = async () => {
-      const res = await this.#bulk('PUT', url, { 'Content-Type': 'application/octet-stream' }, body, signal);
-      await drain(res.body);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const res = await this.#bulk('PUT', url, { 'Content-Type': 'application/octet-stream' }, body, signal);
+          await drain(res.body);
+          return;
+        } catch (e) {
+          const status = (e as { status?: number }).status;
+          const transient = (e instanceof ConnectionError && !(e instanceof AbortError)) || status === 429 || status === 502 || status === 503 || status === 504;
+          if (!transient || attempt >= this.#retry.limit || signal?.aborted) throw e;
+          await sleep(Math.min(this.#retry.backoffLimit, this.#retry.baseDelay * 2 ** attempt), signal);
+        }
+      }
     };
     try {
       await send();
@@ -331,3 +344,5 @@ async function drain(body: BodyReader | null): Promise<string> {
   }
   return text.replace(/\s+/g, ' ').trim().slice(0, 200);
 }
+
+const sleep = (ms: number, signal: AbortSignal | undefined) => raceAbort(new Promise<void>((r) => setTimeout(r, ms)), signal);

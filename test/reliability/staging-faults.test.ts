@@ -74,7 +74,7 @@ async function stageAndAccount(did: Did, names: string[], o: { dir?: string; sta
       continue;
     }
     if (m.status === 'OK') {
-      const ok = existsSync(final) && md5(readFileSync(final)) === md5(content.get(name) as Uint8Array) && m.verified.includes('adler32') && m.verified.includes('md5');
+      const ok = existsSync(final) && md5(readFileSync(final)) === md5(content.get(name) as Uint8Array) && m.verified.includes('adler32');
       if (ok) ledger.data.filesVerified++;
       else lost++;
     } else {
@@ -130,12 +130,14 @@ describe('downloads: corrupt or missing bytes are detected, retried elsewhere or
     expect(result.totals.ok).toBe(2);
   });
 
-  it('missing bytes behind a consistent but short Content-Length (a lying server): caught by size, fetched from the other replica', async () => {
+  it('missing bytes behind a consistent but short Content-Length (a lying server): caught as short of the catalogue size, the rest fetched with Range, verified', async () => {
     ledger.scenario();
     const did = await seed('d_short', 1, 20_000);
     lake.proxy.inject({ match: storageGet('d_short_f0', 'site_a'), fault: { kind: 'truncate', afterBytes: 12_345, framing: 'short-length' }, times: Infinity });
     const { byName } = await stageAndAccount(did, ['d_short_f0']);
-    expect(byName.get('d_short_f0')?.sourcePfn).toContain('/storage/site_b/');
+    // The short body is not taken for the file: the next try asks for the missing bytes, and the
+    // whole file is verified by size and adler32 (a replica that keeps lying fails verification).
+    expect(byName.get('d_short_f0')).toMatchObject({ status: 'OK', attempts: 2, verified: ['size', 'adler32'] });
   });
 
   it('corrupted bytes from one replica: checksum mismatch, the other replica is used; corrupt bytes are never kept', async () => {
@@ -286,7 +288,11 @@ describe('uploads: an interrupted upload leaves nothing AVAILABLE and no .rucio.
     return { first, second };
   }
 
-  const onName = (name: string, method: string, suffix = '') => ({ method, test: (r: { path: string }) => r.path.endsWith(`/${name}${suffix}`) });
+  // The temporary object's name has a private random part: <name>.<8 hex>.rucio.upload.
+  const onName = (name: string, method: string, suffix = '') => ({
+    method,
+    test: (r: { path: string }) => (suffix === '.rucio.upload' ? new RegExp(`/${name}\\.[0-9a-f]{8}\\.rucio\\.upload$`).test(r.path) : r.path.endsWith(`/${name}${suffix}`)),
+  });
 
   it('PUT of the temporary object fails (resets through every retry)', async () => {
     const { first } = await interrupted('put', (name) => ({ match: onName(name, 'PUT', '.rucio.upload'), fault: { kind: 'reset' }, times: 4 }), 'transfer');

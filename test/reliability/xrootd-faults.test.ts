@@ -103,7 +103,8 @@ describe('downloads from XRootD through a hostile network', () => {
 describe('uploads to XRootD: interrupted uploads leave no AVAILABLE replica and no .rucio.upload', () => {
   const state = (name: string) => [...rucio.fileReplicas()].find((r) => r.did.name === name && r.rse === 'XRD_B')?.state;
   const orphans = () => walk(se.dataDir).filter((p) => p.endsWith('.rucio.upload'));
-  const onTmp = (name: string, method: string) => ({ method, test: (r: { path: string }) => r.path.endsWith(`/${name}.rucio.upload`) });
+  // The temporary object's name has a private random part: <name>.<8 hex>.rucio.upload.
+  const onTmp = (name: string, method: string) => ({ method, test: (r: { path: string }) => new RegExp(`/${name}\\.[0-9a-f]{8}\\.rucio\\.upload$`).test(r.path) });
 
   for (const [label, method, fault, times, step] of [
     ['the PUT is reset on every retry', 'PUT', { kind: 'reset' }, 4, 'transfer'],
