@@ -32,8 +32,8 @@ import {
 } from 'dlaas';
 import { createDataLake, fileSink } from 'dlaas/node';
 import { DEFAULT_SCOPE, effectiveEnv, forgetLogin, oidcClient, openLake, openStore, saveLogin, type GlobalOptions } from './context.js';
-import { EXIT, OperationFailed, UsageError, describeError, exitCodeOf } from './errors.js';
-import { formatBytes, note, printJson, println, progress, table, type Io, type OutputMode, type Progress } from './output.js';
+import { CliFailure, EXIT, Interrupted, OperationFailed, UsageError, describeError, exitCodeOf, exitCodeOfSignal } from './errors.js';
+import { formatBytes, note, printJson, println, progress, table, type Io, type OutputMode, type Progress, type StopSignal } from './output.js';
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -44,6 +44,12 @@ interface Ctx {
   global: GlobalOptions;
   values: Values;
   args: string[];
+  /** Aborted by the first Ctrl-C / SIGTERM while an interruptible command runs (never otherwise). */
+  signal: AbortSignal;
+  /** The signal that aborted {@link signal}, if one did. */
+  stopSignal(): StopSignal | undefined;
+  /** The progress bars drawn: stopped on the first signal, so what follows is on a clean line. */
+  bars: Set<Progress>;
 }
 
 interface Command {
@@ -54,6 +60,11 @@ interface Command {
   options?: OptionSpec;
   /** Positional argument count. */
   args?: [min: number, max: number];
+  /**
+   * A long command: it runs with `ctx.signal`, which the first SIGINT or SIGTERM aborts; it then stops
+   * cleanly and throws {@link Interrupted} saying what is left (exit 130 / 143).
+   */
+  interruptible?: boolean;
   run(ctx: Ctx): Promise<void>;
 }
 
@@ -89,7 +100,8 @@ const GLOBAL_HELP = `Options for every command:
   --token-store FILE     where logins are kept (DLAAS_TOKEN_STORE, default ~/.config/dlaas/tokens.json)
 Tokens: RUCIO_ACCESS_TOKEN (or BEARER_TOKEN, the hub's token file, …) wins over \`dlaas login\`.
 Staging: RUCIO_DESTINATION_RSE, RUCIO_MODE, RUCIO_RSE_MOUNT_PATH, RUCIO_PATH_BEGINS_AT, DLAAS_DOWNLOAD_DIR.
-Exit status: 0 ok, 1 operation failed, 2 usage error, 3 configuration error, 4 authentication error, 5 remote failure.`;
+Exit status: 0 ok, 1 operation failed, 2 usage error, 3 configuration error, 4 authentication error, 5 remote failure, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+Ctrl-C (or SIGTERM) stops stage, upload, rule wait and login cleanly and says what is left (a second Ctrl-C quits at once).`;
 
 const str = (v: Values[string]): string | undefined => (typeof v === 'string' ? v : undefined);
 const strs = (v: Values[string]): string[] => (Array.isArray(v) ? v : typeof v === 'string' ? [v] : []);
@@ -154,27 +166,53 @@ function ruleJson(r: Rule): Record<string, unknown> {
   return { ...r };
 }
 
-function ruleProgressBar(ctx: Ctx, id: string): { bar: Progress | undefined; on: (p: { ok: number; total: number; state: string }) => void; stop: () => void } {
-  let bar: Progress | undefined;
+/** A progress bar of this command (none once a signal arrived: the terminal is being handed back). */
+function bar(ctx: Ctx, format: string, total: number, payload?: Record<string, string | number>): Progress {
+  const b = progress(ctx.io, ctx.signal.aborted ? { ...ctx.mode, quiet: true } : ctx.mode, format, total, payload);
+  ctx.bars.add(b);
+  return b;
+}
+
+/** The signal that stopped this command, when `error` came from that (any error once our signal fired: it is why). */
+function interruptedBy(ctx: Ctx, error: unknown): StopSignal | undefined {
+  if (!ctx.signal.aborted || error instanceof Interrupted) return undefined;
+  return ctx.stopSignal();
+}
+
+/** Rules left running by an interrupted command: they keep replicating without us. */
+function rulesLeft(signal: StopSignal, ids: readonly string[]): Interrupted {
+  if (ids.length === 1) return new Interrupted(signal, `rule ${ids[0]} still exists and keeps replicating; follow it with \`dlaas rule show ${ids[0]}\``, [], { rules: ids });
+  if (ids.length === 0) return new Interrupted(signal, 'any rule already created still exists and keeps replicating; list them with `dlaas rule ls`', [], { rules: [] });
+  return new Interrupted(signal, `${ids.length} rules still exist and keep replicating; follow them with \`dlaas rule show RULE_ID\``, ids.map((id) => `rule ${id}`), { rules: ids });
+}
+
+function ruleProgressBar(ctx: Ctx, id: string): { on: (p: { ok: number; total: number; state: string }) => void; stop: () => void } {
+  let b: Progress | undefined;
   return {
-    bar,
     on: (p) => {
-      bar ??= progress(ctx.io, ctx.mode, `rule ${id.slice(0, 8)} {bar} {value}/{total} locks | {state}`, p.total, { state: p.state });
-      bar.setTotal(p.total);
-      bar.update(p.ok, { state: p.state });
+      b ??= bar(ctx, `rule ${id.slice(0, 8)} {bar} {value}/{total} locks | {state}`, p.total, { state: p.state });
+      b.setTotal(p.total);
+      b.update(p.ok, { state: p.state });
     },
-    stop: () => bar?.stop(),
+    stop: () => b?.stop(),
   };
 }
 
-async function waitRule(ctx: Ctx, rucio: Awaited<ReturnType<typeof openLake>>['lake']['rucio'], id: string, timeoutS: number | undefined, pollMs: number | undefined): Promise<Rule> {
+/**
+ * Wait for a rule: exit 1 when it goes STUCK or `timeoutS` passes; on Ctrl-C / SIGTERM an
+ * {@link Interrupted} naming the rules still running (`alsoRunning`: others of the same command).
+ */
+async function waitRule(ctx: Ctx, rucio: Awaited<ReturnType<typeof openLake>>['lake']['rucio'], id: string, timeoutS: number | undefined, pollMs: number | undefined, alsoRunning: readonly string[] = []): Promise<Rule> {
   const p = ruleProgressBar(ctx, id);
-  const signal = timeoutS === undefined ? undefined : AbortSignal.timeout(timeoutS * 1000);
+  const timeout = timeoutS === undefined ? undefined : AbortSignal.timeout(timeoutS * 1000);
+  const signal = timeout ? AbortSignal.any([ctx.signal, timeout]) : ctx.signal;
   try {
-    return await rucio.rules.waitFor(id, { ...(pollMs ? { pollInterval: pollMs } : {}), ...(signal ? { signal } : {}), onProgress: p.on });
+    return await rucio.rules.waitFor(id, { ...(pollMs ? { pollInterval: pollMs } : {}), signal, onProgress: p.on });
   } catch (error) {
-    if (error instanceof AbortError && signal?.aborted) {
-      const rule = await rucio.rules.get(id);
+    const stop = interruptedBy(ctx, error);
+    if (stop) throw rulesLeft(stop, [id, ...alsoRunning]);
+    if (error instanceof AbortError && timeout?.aborted) {
+      const rule = await rucio.rules.get(id, { signal: ctx.signal });
       throw new OperationFailed(`rule ${id} is still ${rule.state} after ${timeoutS} s (${rule.locks_ok_cnt} OK, ${rule.locks_replicating_cnt} replicating, ${rule.locks_stuck_cnt} stuck)`);
     }
     throw error;
@@ -190,21 +228,31 @@ const COMMANDS: Command[] = [
     summary: 'log in with the OIDC device flow; the session is kept (mode 0600) for the next commands',
     options: { timeout: { type: 'string' } },
     args: [0, 0],
+    interruptible: true,
     async run(ctx) {
       const env = effectiveEnv(ctx.io, ctx.global);
       const { store, path } = openStore(ctx.io, env);
       const client = (await oidcClient(ctx.io, env, store, true))!;
       const timeout = intOption(ctx.values.timeout, 'timeout', 1);
-      const session = await client.deviceLogin({
-        scope: env.OIDC_SCOPE || DEFAULT_SCOPE,
-        audience: env.OIDC_AUDIENCE || 'rucio',
-        ...(timeout ? { signal: AbortSignal.timeout(timeout * 1000) } : {}),
-        onPrompt: (p) => {
-          note(ctx.io, `To sign in, open ${p.verificationUri} and enter the code: ${p.userCode}`);
-          if (p.verificationUriComplete) note(ctx.io, `  (or open ${p.verificationUriComplete})`);
-          note(ctx.io, `Waiting for you to approve (the code expires at ${p.expiresAt.toISOString().slice(11, 19)} UTC)…`);
-        },
-      });
+      const timer = timeout ? AbortSignal.timeout(timeout * 1000) : undefined;
+      let session;
+      try {
+        session = await client.deviceLogin({
+          scope: env.OIDC_SCOPE || DEFAULT_SCOPE,
+          audience: env.OIDC_AUDIENCE || 'rucio',
+          signal: timer ? AbortSignal.any([ctx.signal, timer]) : ctx.signal,
+          onPrompt: (p) => {
+            note(ctx.io, `To sign in, open ${p.verificationUri} and enter the code: ${p.userCode}`);
+            if (p.verificationUriComplete) note(ctx.io, `  (or open ${p.verificationUriComplete})`);
+            note(ctx.io, `Waiting for you to approve (the code expires at ${p.expiresAt.toISOString().slice(11, 19)} UTC)…`);
+          },
+        });
+      } catch (error) {
+        const stop = interruptedBy(ctx, error);
+        if (stop) throw new Interrupted(stop, 'not logged in — run `dlaas login` again');
+        if (timer?.aborted) throw new CliFailure(`login timed out after ${timeout} s: the code was not approved in time; not logged in`, EXIT.auth, 'TIMEOUT');
+        throw error;
+      }
       await saveLogin(store, client);
       const claims = session.claims();
       let account: string | undefined;
@@ -400,6 +448,7 @@ const COMMANDS: Command[] = [
     summary: 'ask the Data Lake to keep copies of DIDs on RSEs (one rule per DID)',
     options: { rse: { type: 'string' }, copies: { type: 'string' }, lifetime: { type: 'string' }, activity: { type: 'string' }, comment: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' }, 'poll-interval': { type: 'string' } },
     args: [1, Infinity],
+    interruptible: true,
     async run(ctx) {
       const dids = ctx.args.map(didArg);
       const rse = str(ctx.values.rse);
@@ -409,9 +458,16 @@ const COMMANDS: Command[] = [
       const timeout = intOption(ctx.values.timeout, 'timeout', 1);
       const poll = intOption(ctx.values['poll-interval'], 'poll-interval', 10);
       const { lake } = await openLake(ctx.io, ctx.global);
+      // Not cancellable: an aborted POST would leave it unknown whether the rule exists (Ctrl-C acts once it is answered).
       const ids = await lake.rucio.rules.create({ dids, copies, rse_expression: rse, ...(lifetime ? { lifetime } : {}), ...(str(ctx.values.activity) ? { activity: str(ctx.values.activity)! } : {}), ...(str(ctx.values.comment) ? { comment: str(ctx.values.comment)! } : {}) });
       const rules: Rule[] = [];
-      for (const id of ids) rules.push(ctx.values.wait ? await waitRule(ctx, lake.rucio, id, timeout, poll) : await lake.rucio.rules.get(id));
+      try {
+        for (const [i, id] of ids.entries()) rules.push(ctx.values.wait ? await waitRule(ctx, lake.rucio, id, timeout, poll, ids.slice(i + 1)) : await lake.rucio.rules.get(id, { signal: ctx.signal }));
+      } catch (error) {
+        const stop = interruptedBy(ctx, error);
+        if (stop) throw rulesLeft(stop, ids.slice(rules.length)); // created, not yet seen OK
+        throw error;
+      }
       if (ctx.mode.json) return printJson(ctx.io, rules.map(ruleJson));
       for (const l of table([['rule', 'DID', 'RSE expression', 'state', 'locks OK'], ...rules.map((r) => [r.id, `${r.scope}:${r.name}`, r.rse_expression, r.state, `${r.locks_ok_cnt}/${r.locks_ok_cnt + r.locks_replicating_cnt + r.locks_stuck_cnt}`])])) println(ctx.io, l);
     },
@@ -446,6 +502,7 @@ const COMMANDS: Command[] = [
     summary: 'wait until a rule is OK (exit 1 if it goes STUCK or the timeout passes)',
     options: { timeout: { type: 'string' }, 'poll-interval': { type: 'string' } },
     args: [1, 1],
+    interruptible: true,
     async run(ctx) {
       const timeout = intOption(ctx.values.timeout, 'timeout', 1);
       const poll = intOption(ctx.values['poll-interval'], 'poll-interval', 10);
@@ -501,6 +558,7 @@ const COMMANDS: Command[] = [
     summary: 'make data available at the compute site: a rule to the mounted RSE (replica), or verified downloads',
     options: { basket: { type: 'boolean' }, rse: { type: 'string' }, mode: { type: 'string' }, dest: { type: 'string' }, lifetime: { type: 'string' }, layout: { type: 'string' }, 'poll-interval': { type: 'string' }, 'no-wait': { type: 'boolean' } },
     args: [0, Infinity],
+    interruptible: true,
     async run(ctx) {
       const dids = ctx.args.map(didArg);
       if (!dids.length && !ctx.values.basket) throw new UsageError('give DIDs to stage, or --basket');
@@ -510,12 +568,12 @@ const COMMANDS: Command[] = [
       if (layout !== undefined && layout !== 'scope' && layout !== 'flat') throw new UsageError('--layout must be scope or flat');
       const lifetime = intOption(ctx.values.lifetime, 'lifetime', 1);
       const poll = intOption(ctx.values['poll-interval'], 'poll-interval', 10);
-      const { lake } = await openLake(ctx.io, ctx.global);
+      const { lake, env } = await openLake(ctx.io, ctx.global);
       const mode = modeOpt ?? lake.config.mode ?? (lake.config.rseMountPath ? 'replica' : 'download');
       const rse = str(ctx.values.rse) ?? lake.config.destinationRse;
       let fromBasket: StageSource[] = [];
       if (ctx.values.basket) {
-        fromBasket = await lake.esap.basket.stageSources();
+        fromBasket = await lake.esap.basket.stageSources({ signal: ctx.signal });
         const urls = fromBasket.filter((s) => typeof s === 'object' && 'url' in s);
         const isUrl = new Set<StageSource>(urls);
         if (mode === 'replica' && urls.length) {
@@ -526,16 +584,34 @@ const COMMANDS: Command[] = [
       }
       const sources: StageSource[] = [...fromBasket, ...dids];
       if (!sources.length) throw new OperationFailed('the ESAP basket has nothing to stage');
-      const dest = str(ctx.values.dest);
+      // Download mode writes here (the default of dlaas/node, but relative to this invocation's directory).
+      const dest = str(ctx.values.dest) ?? env.DLAAS_DOWNLOAD_DIR ?? 'dlaas-data';
+      const destDir = resolve(ctx.io.cwd, dest);
       const bars = new Map<string, Progress>();
+      // What is left if a signal stops the run: files with bytes but no `file` event are partial
+      // (the sink keeps them privately, never at the final path; the next identical run resumes
+      // them with Range); rules not seen OK keep replicating.
+      const key = (did: Did | undefined, url: string | undefined) => (did ? formatDid(did) : (url ?? '?'));
+      const started = new Map<string, { transferred: number; total: number | null }>();
+      const finished = new Set<string>();
+      const rules = new Map<string, string>();
+      let planned = 0;
       const onProgress = (e: StageEvent) => {
         if (e.type === 'rule') {
-          let bar = bars.get(e.ruleId);
-          if (!bar) bars.set(e.ruleId, (bar = progress(ctx.io, ctx.mode, `rule ${e.ruleId.slice(0, 8)} {bar} {value}/{total} files | {state}`, e.total, { state: e.state })));
-          bar.setTotal(e.total);
-          bar.update(e.ok, { state: e.state });
-        } else if (e.type === 'plan') bars.set('bytes', progress(ctx.io, ctx.mode, 'download {bar} {percentage}% | {files} files', Math.max(1, e.bytes), { files: e.files }));
-        else if (e.type === 'bytes') bars.get('bytes')?.update(e.overallBytes);
+          rules.set(e.ruleId, e.state);
+          let b = bars.get(e.ruleId);
+          if (!b) bars.set(e.ruleId, (b = bar(ctx, `rule ${e.ruleId.slice(0, 8)} {bar} {value}/{total} files | {state}`, e.total, { state: e.state })));
+          b.setTotal(e.total);
+          b.update(e.ok, { state: e.state });
+        } else if (e.type === 'plan') {
+          planned = e.files;
+          // On a terminal the bytes too (redrawn in place); in a log one line per percent is enough.
+          const format = ctx.io.stderr.isTTY ? 'download {bar} {percentage}% | {held} of {size} | {files} files' : 'download {bar} {percentage}% | {files} files';
+          bars.set('bytes', bar(ctx, format, Math.max(1, e.bytes), { files: e.files, held: formatBytes(0), size: formatBytes(e.bytes) }));
+        } else if (e.type === 'bytes') {
+          started.set(key(e.did, e.url), { transferred: e.transferred, total: e.total });
+          bars.get('bytes')?.update(e.overallBytes, { held: formatBytes(e.overallBytes) });
+        } else if (e.type === 'file') finished.add(key(e.manifest.did, e.manifest.url));
       };
       let r;
       try {
@@ -545,11 +621,28 @@ const COMMANDS: Command[] = [
           ...(lifetime ? { lifetime } : {}),
           ...(poll ? { pollInterval: poll } : {}),
           ...(ctx.values['no-wait'] ? { wait: false } : {}),
-          ...(dest ? { sink: fileSink(resolve(ctx.io.cwd, dest)) } : {}),
+          ...(mode === 'download' ? { sink: fileSink(destDir) } : {}),
           ...(layout ? { layout: layout as 'scope' | 'flat' } : {}),
           verifyLocal: mode === 'replica',
+          signal: ctx.signal,
           onProgress,
         });
+      } catch (error) {
+        const stop = interruptedBy(ctx, error);
+        if (!stop) throw error;
+        if (mode === 'replica') throw rulesLeft(stop, [...rules].filter(([, state]) => state !== 'OK').map(([id]) => id));
+        const partial = [...started].filter(([k]) => !finished.has(k));
+        const details = { dest: destDir, partial: partial.map(([k]) => k), finished: finished.size, files: planned };
+        const lines = [...partial.slice(0, 10).map(([k, p]) => `  ${k}: ${formatBytes(p.transferred)}${p.total === null ? '' : ` of ${formatBytes(p.total)}`}`), ...(partial.length > 10 ? [`  … and ${partial.length - 10} more`] : [])];
+        if (planned) lines.push(`${finished.size} of ${planned} file(s) finished.`);
+        throw new Interrupted(
+          stop,
+          partial.length
+            ? `${partial.length} file(s) partially downloaded are kept in ${destDir} — run the same command again to resume`
+            : `no partial download was kept; files already finished are in ${destDir} — run the same command again to go on`,
+          lines,
+          details,
+        );
       } finally {
         for (const b of bars.values()) b.stop();
       }
@@ -572,6 +665,7 @@ const COMMANDS: Command[] = [
     summary: 'upload files into the Data Lake (verified), attach them to a dataset, keep them with a rule',
     options: { scope: { type: 'string' }, rse: { type: 'string' }, dataset: { type: 'string' }, lifetime: { type: 'string' }, 'no-rule': { type: 'boolean' } },
     args: [1, Infinity],
+    interruptible: true,
     async run(ctx) {
       const scope = str(ctx.values.scope);
       const rse = str(ctx.values.rse);
@@ -588,8 +682,9 @@ const COMMANDS: Command[] = [
         files.push({ name: basename(path), data: await openAsBlob(path) });
       }
       const { lake } = await openLake(ctx.io, ctx.global);
-      const bar = progress(ctx.io, ctx.mode, 'upload {bar} {value}/{total} files | {file} {step}', files.length, { file: '', step: '' });
+      const b = bar(ctx, 'upload {bar} {value}/{total} files | {file} {step}', files.length, { file: '', step: '' });
       let done = 0;
+      const finished = new Set<string>();
       let r;
       try {
         r = await lake.staging.upload(files, {
@@ -598,11 +693,32 @@ const COMMANDS: Command[] = [
           ...(dataset ? { dataset } : {}),
           rule: !ctx.values['no-rule'],
           ...(lifetime ? { lifetime } : {}),
+          signal: ctx.signal,
           // Each step on a terminal; one line per file otherwise.
-          onProgress: (e) => (e.type === 'step' ? ctx.io.stderr.isTTY && bar.update(done, { file: e.did.name, step: e.step }) : bar.update(++done, { file: e.manifest.did.name, step: e.manifest.status })),
+          onProgress: (e) => {
+            if (e.type === 'step') {
+              if (ctx.io.stderr.isTTY) b.update(done, { file: e.did.name, step: e.step });
+              return;
+            }
+            finished.add(e.manifest.did.name);
+            b.update(++done, { file: e.manifest.did.name, step: e.manifest.status });
+          },
         });
+      } catch (error) {
+        const stop = interruptedBy(ctx, error);
+        if (!stop) throw error;
+        // Nothing unverified is ever AVAILABLE; a re-run checks what is there and finishes the rest.
+        const left = files.map((f) => f.name).filter((n) => !finished.has(n));
+        throw new Interrupted(
+          stop,
+          left.length
+            ? `${left.length} of ${files.length} file(s) not finished — run the same command again to finish them`
+            : `every file was uploaded, but the dataset and rule steps may not be done — run the same command again to finish them`,
+          left.slice(0, 10).map((n) => `  ${scope}:${n}`).concat(left.length > 10 ? [`  … and ${left.length - 10} more`] : []),
+          { unfinished: left.map((n) => `${scope}:${n}`), finished: files.length - left.length, files: files.length },
+        );
       } finally {
-        bar.stop();
+        b.stop();
       }
       if (ctx.mode.json) printJson(ctx.io, { ok: r.ok, dataset: r.dataset ? formatDid(r.dataset) : null, rules: r.ruleIds, files: r.files.map((m) => ({ did: formatDid(m.did), status: m.status, bytes: m.bytes, adler32: m.adler32 ?? null, md5: m.md5 ?? null, pfn: m.pfn ?? null, ...(m.error ? { step: m.step, error: m.error } : {}) })) });
       else {
@@ -632,12 +748,49 @@ function findCommand(positionals: readonly string[]): Command | undefined {
 }
 
 /**
+ * Stop signals while one command runs: the first stops the bars, says so (not with `--json`) and
+ * aborts `signal`; a second quits at once (`io.exit`).
+ */
+function watchSignals(io: Io, mode: OutputMode, bars: Set<Progress>): { signal: AbortSignal; received: () => StopSignal | undefined; dispose: () => void } {
+  const controller = new AbortController();
+  let received: StopSignal | undefined;
+  const stopBars = () => {
+    for (const b of bars) b.stop();
+  };
+  const on = (sig: StopSignal) => {
+    stopBars(); // first of all: the terminal gets its cursor back and a clean line
+    if (received) return void io.exit?.(exitCodeOfSignal(sig));
+    received = sig;
+    if (!mode.json) note(io, sig === 'SIGINT' ? 'stopping… (press Ctrl-C again to quit at once)' : 'stopping (SIGTERM)…');
+    controller.abort(new AbortError(sig === 'SIGINT' ? 'interrupted (Ctrl-C)' : 'terminated (SIGTERM)'));
+  };
+  const onInt = () => on('SIGINT');
+  const onTerm = () => on('SIGTERM');
+  io.signals?.on('SIGINT', onInt);
+  io.signals?.on('SIGTERM', onTerm);
+  return {
+    signal: controller.signal,
+    received: () => received,
+    dispose() {
+      io.signals?.off('SIGINT', onInt);
+      io.signals?.off('SIGTERM', onTerm);
+    },
+  };
+}
+
+/**
  * Run the CLI with `argv` (without `node` and the script). Resolves with the exit code; never
  * throws, never prints a token.
+ *
+ * Long commands (`stage`, `upload`, `rule wait`, `rule add --wait`, `login`) listen to `io.signals`
+ * while they run: the first SIGINT or SIGTERM aborts them; they stop cleanly, say on stderr what is
+ * left (partial downloads kept for resuming, rules that keep replicating, files not uploaded) and
+ * resolve with 130 (SIGINT) or 143 (SIGTERM). A second signal calls `io.exit` at once.
  */
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   let mode: OutputMode = { json: argv.includes('--json'), quiet: argv.includes('--quiet') || argv.includes('-q') };
   let current: Command | undefined;
+  let watch: ReturnType<typeof watchSignals> | undefined;
   try {
     // First pass: the global options and the command words.
     const first = parseArgs({ args: [...argv], options: GLOBAL_OPTIONS, allowPositionals: true, strict: false });
@@ -674,13 +827,26 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     if (parsed.positionals.length > max) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[max])}`);
     const global: GlobalOptions = {};
     for (const k of Object.keys(GLOBAL_OPTIONS)) if (typeof values[k] === 'string') (global as Record<string, string>)[k] = values[k] as string;
-    await command.run({ io, mode, global, values, args: parsed.positionals });
+    const bars = new Set<Progress>();
+    watch = command.interruptible ? watchSignals(io, mode, bars) : undefined;
+    const w = watch;
+    // A command that finishes despite a signal (it came too late to stop anything) reports as usual.
+    await command.run({ io, mode, global, values, args: parsed.positionals, signal: w?.signal ?? new AbortController().signal, stopSignal: () => w?.received(), bars });
     return EXIT.ok;
-  } catch (error) {
+  } catch (caught) {
+    const stop = watch?.received();
+    // Whatever a command throws once a signal stopped it is the interruption (the command says what is left).
+    const error = stop && !(caught instanceof Interrupted) ? new Interrupted(stop, `${current?.name ?? 'the command'} stopped before it finished`) : caught;
     const exit = exitCodeOf(error);
     const { code, message } = describeError(error);
     const quiet = error instanceof OperationFailed && (error.details as { quiet?: boolean } | undefined)?.quiet === true && mode.json;
-    if (mode.json) {
+    if (error instanceof Interrupted) {
+      if (mode.json) io.stderr.write(`${JSON.stringify({ error: { code, message, exit, signal: error.signal, ...error.details } })}\n`);
+      else {
+        note(io, `dlaas: ${error.signal === 'SIGINT' ? 'interrupted' : 'terminated (SIGTERM)'}: ${message}`);
+        for (const l of error.lines) note(io, l);
+      }
+    } else if (mode.json) {
       if (!quiet) io.stderr.write(`${JSON.stringify({ error: { code, message, exit } })}\n`);
     } else {
       note(io, `dlaas: ${exit === EXIT.usage ? 'usage error' : 'error'}: ${message}`);
@@ -690,6 +856,8 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       if (io.env.DLAAS_DEBUG && error instanceof Error && !(error instanceof DlaasError)) note(io, error.stack ?? '');
     }
     return exit;
+  } finally {
+    watch?.dispose();
   }
 }
 

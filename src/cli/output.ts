@@ -4,12 +4,29 @@
  */
 import cliProgress from 'cli-progress';
 
+/** The signals that stop a long command: Ctrl-C (`SIGINT`) and `SIGTERM`. */
+export type StopSignal = 'SIGINT' | 'SIGTERM';
+
+/** Where stop signals come from: `process` for the bin, an `EventEmitter` (or nothing) in tests. */
+export interface SignalSource {
+  on(signal: StopSignal, listener: () => void): unknown;
+  off(signal: StopSignal, listener: () => void): unknown;
+}
+
 /** Where the CLI writes (injected in tests). */
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: Record<string, string | undefined>;
   cwd: string;
+  /**
+   * Stop signals, listened to only while a long command (`stage`, `upload`, `rule wait`, `rule add
+   * --wait`, `login`) runs: the first aborts it cleanly. The bin passes `process`; without it, signals
+   * are not handled by the CLI (in-process callers keep their own handlers).
+   */
+  signals?: SignalSource | undefined;
+  /** Quit at once with this code (a second signal while a command unwinds). The bin passes `process.exit`. */
+  exit?: ((code: number) => void) | undefined;
 }
 
 /** How to print: `json` for scripts, `quiet` for no progress. */
@@ -61,7 +78,7 @@ export function formatBytes(n: number | bigint | null | undefined): string {
   return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
 }
 
-/** A progress bar. */
+/** A progress bar. After `stop()` (which may be called more than once) updates are ignored. */
 export interface Progress {
   update(value: number, payload?: Record<string, string | number>): void;
   setTotal(total: number): void;
@@ -72,7 +89,8 @@ const NO_PROGRESS: Progress = { update: () => {}, setTotal: () => {}, stop: () =
 
 /**
  * A progress bar on stderr: redrawn in place on a terminal; on a pipe or file, one line per change
- * (still rendered by cli-progress); nothing with `--json` or `--quiet`.
+ * (still rendered by cli-progress); nothing with `--json` or `--quiet`. The bar installs no signal
+ * handlers (`gracefulExit: false`): the CLI handles Ctrl-C and SIGTERM itself (see `run`).
  */
 export function progress(io: Io, mode: OutputMode, format: string, total: number, payload: Record<string, string | number> = {}): Progress {
   if (mode.quiet || mode.json) return NO_PROGRESS;
@@ -94,16 +112,22 @@ export function progress(io: Io, mode: OutputMode, format: string, total: number
     },
   };
   const bar = new cliProgress.SingleBar(
-    { format, barsize: 24, hideCursor: tty, stream: (tty ? io.stderr : lines) as NodeJS.WriteStream, noTTYOutput: !tty, notTTYSchedule: 3_600_000, gracefulExit: true },
+    { format, barsize: 24, hideCursor: tty, stream: (tty ? io.stderr : lines) as NodeJS.WriteStream, noTTYOutput: !tty, notTTYSchedule: 3_600_000, gracefulExit: false },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0, payload);
+  let stopped = false;
   return {
     update(value, p) {
+      if (stopped) return;
       bar.update(value, p);
       if (!tty) bar.render();
     },
-    setTotal: (t) => bar.setTotal(t),
-    stop: () => bar.stop(),
+    setTotal: (t) => void (stopped || bar.setTotal(t)),
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      bar.stop();
+    },
   };
 }

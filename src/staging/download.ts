@@ -227,7 +227,7 @@ class Slot {
 
   /** Lay out the segments: the resumable state of an earlier run, else a fresh split. Resumed bytes are re-hashed. */
   async init(): Promise<void> {
-    const { file, task, ctx } = this;
+    const { file, ctx } = this;
     const resume = file.resume && (file.resume.segments.length === 1 || !this.checks.md5) ? file.resume.segments : undefined;
     if (file.resume && !resume) await file.reset();
     const segments = resume ?? this.#split();
