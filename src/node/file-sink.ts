@@ -60,14 +60,28 @@ async function regularFile(path: string): Promise<{ size: number } | undefined> 
 const webStream = (path: string) => Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>;
 const uid = () => process.getuid?.();
 
-/** Whether the process `pid` lives (on this host). */
-function alive(pid: number): boolean {
+/** Whether the process `pid` lives (on this host); `undefined` when the runtime cannot tell (e.g. Deno without `--allow-run`). */
+function alive(pid: number): boolean | undefined {
   try {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ESRCH' ? false : code === 'EPERM' ? true : undefined;
   }
+}
+
+/** This host's name, or a random stand-in where the runtime does not tell it (e.g. Deno without `--allow-sys`). */
+let thisHost: string | undefined;
+function hostName(): string {
+  if (thisHost === undefined) {
+    try {
+      thisHost = hostname();
+    } catch {
+      thisHost = `unknown-${crypto.randomUUID()}`;
+    }
+  }
+  return thisHost;
 }
 
 interface LockRecord {
@@ -84,7 +98,7 @@ const sleep = (ms: number, signal: AbortSignal | undefined) => raceAbort(new Pro
  * it is first renamed to a private name, so two runs breaking it at once cannot both win.
  */
 async function acquireLock(path: string, o: { staleAfter: number; poll: number; signal: AbortSignal | undefined }): Promise<() => Promise<void>> {
-  const me: LockRecord = { pid: process.pid, host: hostname(), token: crypto.randomUUID() };
+  const me: LockRecord = { pid: process.pid, host: hostName(), token: crypto.randomUUID() };
   for (;;) {
     if (o.signal?.aborted) await raceAbort(Promise.resolve(), o.signal);
     try {
@@ -113,11 +127,9 @@ async function acquireLock(path: string, o: { staleAfter: number; poll: number; 
       if (e instanceof DlaasError) throw e;
       // Just released, or being written: look again.
     }
-    const stale = holder
-      ? holder.host === me.host
-        ? !alive(holder.pid)
-        : Date.now() - (st?.mtimeMs ?? Date.now()) > o.staleAfter
-      : st !== undefined && Date.now() - st.mtimeMs > o.staleAfter;
+    // A holder on this host is judged by its pid; elsewhere (or when the pid cannot be checked) by its heartbeat.
+    const lives = holder && holder.host === me.host ? alive(holder.pid) : undefined;
+    const stale = lives !== undefined ? !lives : st !== undefined && Date.now() - st.mtimeMs > o.staleAfter;
     if (stale && st) {
       const aside = `${path}.${crypto.randomUUID()}`;
       try {

@@ -189,7 +189,7 @@ async function verifyExisting(task: DownloadTask, ctx: DownloadContext, checks: 
 }
 
 /** Bytes of pending writes per stream before the reader waits for the disk. */
-const WRITE_WINDOW = 16 << 20;
+const WRITE_WINDOW = 4 << 20;
 /** Record resumable state after about this many new bytes. */
 const CHECKPOINT_EVERY = 64 << 20;
 

@@ -121,7 +121,7 @@ export interface UploadOptions {
   lifetime?: number;
   /** Write protocol scheme (default: best https/davs). */
   scheme?: string;
-  /** Parallel uploads (default 2). */
+  /** Parallel uploads (default 4, as downloads). Each file streams from its `Blob`: nothing is read whole into memory. */
   concurrency?: number;
   signal?: AbortSignal;
   /** Called at each step of each file and when a file is done. */
@@ -631,5 +631,5 @@ function checkUploadOptions(files: readonly UploadFile[], o: UploadOptions): { c
     if (names.has(f.name)) throw new InvalidArgumentError(`files[${i}].name`, `file name ${JSON.stringify(f.name)} appears twice`);
     names.add(f.name);
   });
-  return { concurrency: o.concurrency ?? 2 };
+  return { concurrency: o.concurrency ?? 4 };
 }
