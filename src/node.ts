@@ -28,5 +28,7 @@ export {
 export { fileStore } from './node/file-store.js';
 export { loopbackLogin, type LoopbackLoginOptions } from './node/loopback.js';
 export { loadDataLakeConfig, type DataLakeConfig, type DataLakeMode, type LoadDataLakeConfigOptions } from './node/config.js';
-export { fileSink, statFile } from './node/file-sink.js';
+export { fileSink, statFile, type FileSinkOptions } from './node/file-sink.js';
 export { createDataLake, type ConfiguredDataLake, type NodeDataLakeOptions } from './node/datalake.js';
+export { nodeStorageHttp, type NodeStorageHttpOptions } from './node/storage-http.js';
+export { workerHashing, type WorkerHashing, type WorkerHashJob, type WorkerHashingOptions } from './node/hash-workers.js';

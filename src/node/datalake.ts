@@ -7,10 +7,14 @@ import { createDataLake as createFromOptions, type DataLake, type DataLakeOption
 import { loadDataLakeConfig, type DataLakeConfig, type LoadDataLakeConfigOptions } from './config.js';
 import { fileSink, statFile } from './file-sink.js';
 import { nodeStorageHttp } from './storage-http.js';
+import { workerHashing } from './hash-workers.js';
+import type { Hashing } from '../staging/hashing.js';
 import type { StorageHttp } from '../staging/http.js';
 
 /** One bulk HTTP client per process: every lake shares its keep-alive connections. */
 let sharedStorageHttp: StorageHttp | undefined;
+/** One pool of hashing workers per process (idle workers never keep it alive). */
+let sharedHashing: Hashing | undefined;
 
 /** Options of the Node {@link createDataLake}: anything given here wins over the environment. */
 export interface NodeDataLakeOptions extends Partial<DataLakeOptions> {
@@ -33,6 +37,10 @@ export interface ConfiguredDataLake extends DataLake {
  * `RUCIO_MODE`, `ESAP_URL`, the token (env, token file, JupyterHub, WLCG discovery), and the JupyterLab
  * extension's `RucioConfig`. A missing value is a `ConfigError` naming the variable to set;
  * `lake.config.sources` says where each value came from.
+ *
+ * Staging here moves file bytes with {@link nodeStorageHttp} (unless a `fetch` is given, which then
+ * carries everything) and computes checksums in worker threads ({@link workerHashing}); downloads go
+ * to a {@link fileSink} in `downloadDir`.
  *
  * @example
  * ```ts
@@ -60,6 +68,8 @@ export async function createDataLake(options: NodeDataLakeOptions = {}): Promise
       statFile,
       // File bytes over node:http (unless a custom fetch is asked for: then everything goes through it).
       ...(options.fetch || options.staging?.fetch ? {} : { storageHttp: (sharedStorageHttp ??= nodeStorageHttp()) }),
+      // Checksums in worker threads, overlapping the socket reads and file writes of the main thread.
+      hashing: (sharedHashing ??= workerHashing()),
       ...options.staging,
     },
   });

@@ -5,6 +5,7 @@
 export { Staging, orderSources, type StagingOptions, type StageOptions, type StageSource, type StageSourceProvider, type UploadEvent, type UploadOptions, type UploadResult } from './staging.js';
 export { StreamChecksum, checksumOf, combineAdler32, sameAdler32, type Checksums } from './checksum.js';
 export { mainThreadHashing, type Hashing, type HashJob, type HashKinds } from './hashing.js';
+export { webWorkerHashing, type WorkerHashing, type WorkerHashJob, type WorkerHashingOptions } from './hash-workers.js';
 export { fetchStorageHttp, type StorageHttp, type StorageRequest, type StorageResponse, type BodyReader } from './http.js';
 export { pfnToLocalPath, downloadRelativePath, joinPath } from './paths.js';
 export { memorySink, writableSink, opfsSink, RESERVED_SUFFIXES, type DownloadSink, type SinkFile, type SinkOpenOptions, type ExpectedFile, type PartialState, type Segment, type StagedLocation } from './sinks.js';

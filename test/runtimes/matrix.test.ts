@@ -18,6 +18,7 @@ import { startTestOP, TEST_CLIENTS, type TestOP } from '../auth/op.js';
 import { packAndInstall, root, type PackedInstall } from '../package/packed.js';
 import { DENO_BAD_EXAMPLE, DENO_EXAMPLE } from './deno-examples.js';
 import { buildBrowserBundles, CHROMIUM, CHROMIUM_ARGS, chromiumVersion, ensureChromium, extensionId, lastJson, runProcess, startSite, table, type Row, type Site } from './harness.js';
+import { startPlainStorage, type PlainStorage } from '../support/plain-storage.js';
 
 const here = import.meta.dirname;
 const NODE24 = join(root, 'node_modules/node/bin/node');
@@ -51,6 +52,7 @@ let chromiumHow = '';
 let chromiumLabel = '';
 let denoLabel = '';
 let foreign: Site | undefined;
+let stalled: PlainStorage | undefined;
 const rows: Row[] = [];
 
 /** Deterministic, incompressible-ish file content for a row. */
@@ -178,6 +180,10 @@ beforeAll(async () => {
     ACCOUNT,
     ids.map((id) => ({ archive: 'rucio', record: { scope: SCOPE, name: `matrix-${id}` } })),
   );
+  // A server that sends 64 KiB of a file, then goes silent without closing (for the cancel step).
+  stalled = await startPlainStorage();
+  stalled.files.set('/stall.bin', new Uint8Array(4 << 20));
+  stalled.plan = (r) => (r.method === 'GET' ? { holdAfter: 64 << 10 } : undefined);
   // The rules' transfers finish shortly after they are queued (and the bytes reach storage).
   transfers = setInterval(() => void lake?.completeTransfers().catch(() => {}), 100);
 }, 300_000);
@@ -189,10 +195,11 @@ afterAll(async () => {
   await op?.close().catch(() => {});
   await site?.close().catch(() => {});
   await foreign?.close().catch(() => {});
+  await stalled?.close().catch(() => {});
   packed?.cleanup();
   if (rows.length) {
     const passed = rows.filter((r) => !r.result.startsWith('FAIL')).length;
-    console.log(`\nRuntime matrix: the packed dlaas tarball, one scenario (scenario.mjs), the emulated Data Lake and a real OpenID Provider over loopback HTTP (Chromium ${chromiumHow}): ${passed}/${rows.length} passed\n${table(rows)}\npass = static token + OIDC login (authorization code + PKCE, session saved in and restored from the runtime's token store) → ESAP basket → DIDs and replicas → rule to SITE_B created and waited for (OK) → one file staged in download mode (size, adler32, md5 verified) and its bytes read back from the sink (sha256 equal)\n`);
+    console.log(`\nRuntime matrix: the packed dlaas tarball, one scenario (scenario.mjs), the emulated Data Lake and a real OpenID Provider over loopback HTTP (Chromium ${chromiumHow}): ${passed}/${rows.length} passed\n${table(rows)}\npass = static token + OIDC login (authorization code + PKCE, session saved in and restored from the runtime's token store) → ESAP basket → DIDs and replicas → rule to SITE_B created and waited for (OK) → one file staged in download mode (size and adler32 verified) and its bytes read back from the sink (sha256 equal)\n`);
   }
 }, 60_000);
 
@@ -201,7 +208,7 @@ async function runRunner(id: string, cmd: string, args: string[], env: NodeJS.Pr
   const sinkDir = join(project, 'out', id);
   mkdirSync(sinkDir, { recursive: true });
   const configFile = join(project, `config-${id}.json`);
-  writeFileSync(configFile, JSON.stringify({ scenario: scenarioFor(id), browseUrl: `${site!.origin}/browse`, sinkDir, tokenFile: join(project, 'out', `${id}-tokens.json`) }));
+  writeFileSync(configFile, JSON.stringify({ scenario: scenarioFor(id, { stalled: { url: `${stalled!.origin}/stall.bin`, bytes: 4 << 20 } }), browseUrl: `${site!.origin}/browse`, sinkDir, tokenFile: join(project, 'out', `${id}-tokens.json`) }));
   const exit = await runProcess(cmd, [...args, configFile], { cwd: project, env, timeoutMs: PROCESS_TIMEOUT });
   const result = lastJson(exit.stdout);
   if (!result || exit.code !== 0) {
@@ -242,7 +249,9 @@ describe('runtime matrix: the packed package, one scenario, every runtime', () =
         expect(result.runtime).toMatch(row.expectRuntime);
         expect(result.entry).toMatch(row.expectEntry);
         expect(result.staged).toMatchObject({ location: 'path' });
-        record(runtime, entry, 'fileSink (dlaas/node)', started, passLine(result), 'fileStore token store; file at its final name');
+        // Aborted mid-body against a silent server: AbortError within 1 s, nothing published.
+        expect(result.cancel).toEqual({ outcome: 'AbortError', withinOneSecond: true, published: false });
+        record(runtime, entry, 'fileSink (dlaas/node)', started, passLine(result), 'fileStore token store; file at its final name; abort mid-body honoured');
       } catch (error) {
         record(runtime, entry, 'fileSink (dlaas/node)', started, failed(error));
         throw error;

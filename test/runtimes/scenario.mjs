@@ -5,7 +5,8 @@
 // Steps: static-token auth → one OIDC login (authorization code + PKCE against a real OpenID
 // Provider; the "user's browser" is played by the harness) whose session is saved in the runtime's
 // token store and restored from it → read the ESAP basket → list DIDs and replicas → create a rule
-// to another RSE and wait for it → stage one file in download mode into the sink → verify the bytes.
+// to another RSE and wait for it → stage one file in download mode into the sink → verify the bytes
+// → (where a stalled URL is given) abort a download mid-body: rejected with AbortError, nothing published.
 
 /**
  * @typedef {object} ScenarioOptions
@@ -23,6 +24,8 @@
  * @property {{ name: string, bytes: number, sha256: string }} file The file to stage and what it must contain.
  * @property {any} sink The download sink.
  * @property {(location: any) => Promise<Uint8Array>} read Reads back a staged file from its location.
+ * @property {{ url: string, bytes: number }} [stalled] A URL whose server sends some bytes, then goes
+ *   silent without closing: the download is aborted mid-body and must reject at once, publishing nothing.
  */
 
 async function sha256Hex(bytes) {
@@ -127,8 +130,37 @@ export async function runScenario(o) {
   check(staged.bytes.byteLength === o.file.bytes, `staged ${staged.bytes.byteLength} bytes, expected ${o.file.bytes}`);
   check(sha256 === o.file.sha256, 'the staged bytes differ from the seeded file');
 
+  // 7. Cancellation mid-body: the server has gone silent, the runtime's own fetch would wait forever.
+  const cancel = o.stalled
+    ? await step('cancel', async () => {
+        const ac = new AbortController();
+        let abortedAt = 0;
+        const pending = lake.staging.stage([{ url: o.stalled.url, bytes: o.stalled.bytes }], {
+          mode: 'download',
+          sink: o.sink,
+          signal: ac.signal,
+          onProgress: (e) => {
+            if (e.type === 'bytes' && e.transferred > 0 && !abortedAt) {
+              abortedAt = Date.now();
+              ac.abort();
+            }
+          },
+        });
+        const outcome = await pending.then(
+          () => 'resolved',
+          (e) => e?.name,
+        );
+        const ms = Date.now() - abortedAt;
+        const relPath = `urls/${o.stalled.url.split('/').pop()}`;
+        check(outcome === 'AbortError', `the aborted download ended with ${outcome}`);
+        check(ms < 1000, `the aborted download took ${ms} ms to stop`);
+        return { outcome, withinOneSecond: ms < 1000, published: (await o.sink.existing(relPath)) !== undefined };
+      })
+    : undefined;
+
   return {
     ok: true,
+    ...(cancel ? { cancel } : {}),
     account: staticAccount,
     oidc: { account: oidc.account, grantType: oidc.grantType },
     basket: basket.length,
