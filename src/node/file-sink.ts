@@ -297,6 +297,26 @@ async function openLocked(dir: string, name: string, path: string, expected: Exp
         off += bytesWritten;
       }
     },
+    async writev(chunks, position) {
+      check();
+      let list = chunks;
+      let at = position;
+      while (list.length) {
+        const { bytesWritten } = await h.writev(list as Uint8Array[], at);
+        at += bytesWritten;
+        // A short write (rare on regular files): continue with what is left.
+        let skip = bytesWritten;
+        const rest: Uint8Array[] = [];
+        for (const c of list) {
+          if (skip >= c.byteLength) skip -= c.byteLength;
+          else {
+            rest.push(skip ? c.subarray(skip) : c);
+            skip = 0;
+          }
+        }
+        list = rest;
+      }
+    },
     async reset() {
       check();
       await h.truncate(0);

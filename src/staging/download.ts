@@ -190,6 +190,8 @@ async function verifyExisting(task: DownloadTask, ctx: DownloadContext, checks: 
 
 /** Bytes of pending writes per stream before the reader waits for the disk. */
 const WRITE_WINDOW = 4 << 20;
+/** Bytes gathered into one write, where the sink takes several chunks at once. */
+const WRITE_BATCH = 1 << 20;
 /** Record resumable state after about this many new bytes. */
 const CHECKPOINT_EVERY = 64 << 20;
 
@@ -428,6 +430,23 @@ async function transfer(slot: Slot, part: Part, source: string): Promise<void> {
   const pending: { p: Promise<void>; n: number }[] = [];
   let pendingBytes = 0;
   let writeError: unknown;
+  // Chunks are written in batches of about WRITE_BATCH bytes where the sink can (one system call each).
+  const batched = typeof file.writev === 'function';
+  let batch: Uint8Array[] = [];
+  let batchBytes = 0;
+  let written = from;
+  const issue = (p: Promise<void>, n: number) => {
+    p.catch(() => {});
+    pending.push({ p, n });
+    pendingBytes += n;
+    written += n;
+  };
+  const flush = () => {
+    if (!batchBytes) return;
+    issue((file.writev as NonNullable<SinkFile['writev']>)(batch, written), batchBytes);
+    batch = [];
+    batchBytes = 0;
+  };
   const settleOne = async () => {
     const head = pending.shift() as { p: Promise<void>; n: number };
     pendingBytes -= head.n;
@@ -464,6 +483,7 @@ async function transfer(slot: Slot, part: Part, source: string): Promise<void> {
       seg.done = 0;
       slot.mixed = false;
       at = 0;
+      written = 0;
     } else if (!whole) {
       const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('Content-Range') ?? '');
       const total = range?.[3] === '*' ? null : Number(range?.[3]);
@@ -479,10 +499,11 @@ async function transfer(slot: Slot, part: Part, source: string): Promise<void> {
       if (at + chunk.byteLength > seg.end) throw new ChecksumMismatchError('size', bytes ?? seg.end, `more than ${bytes ?? seg.end}`, source);
       const wait = part.job.update(chunk);
       if (wait) await wait;
-      const p = file.write(chunk, at);
-      p.catch(() => {});
-      pending.push({ p, n: chunk.byteLength });
-      pendingBytes += chunk.byteLength;
+      if (batched) {
+        batch.push(chunk);
+        batchBytes += chunk.byteLength;
+        if (batchBytes >= WRITE_BATCH) flush();
+      } else issue(file.write(chunk, at), chunk.byteLength);
       at += chunk.byteLength;
       part.received += chunk.byteLength;
       ctx.onBytes(task, slot.received, chunk.byteLength);
@@ -499,6 +520,8 @@ async function transfer(slot: Slot, part: Part, source: string): Promise<void> {
   } finally {
     clearInterval(watchdog);
     ctx.signal?.removeEventListener('abort', onAbort);
+    // Bytes received (and hashed) are written even after a failure: they are kept for a resume.
+    flush();
     while (pending.length) await settleOne();
     // Bytes received but not written (a failed write) are dropped from the hash: restart that part.
     if (part.received !== seg.done) writeError ??= new Error('a write did not complete');

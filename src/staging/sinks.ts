@@ -51,6 +51,8 @@ export interface SinkFile {
   readRange(start: number, end: number): AsyncIterable<Uint8Array>;
   /** Write a chunk at `position`. */
   write(chunk: Uint8Array, position: number): Promise<void>;
+  /** Optional: write consecutive chunks at `position` in one call (fewer system calls; the stager batches about 1 MiB). */
+  writev?(chunks: readonly Uint8Array[], position: number): Promise<void>;
   /** Drop every byte written (the next attempt starts from byte 0). */
   reset(): Promise<void>;
   /** Record how far the download got, so a run that dies can be resumed (best effort). */
