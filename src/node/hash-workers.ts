@@ -17,6 +17,24 @@ export interface WorkerHashingInternals {
   onWorker?: (worker: Worker) => void;
 }
 
+/** The `node:worker_threads` preamble of the worker script (see `hashWorkerSource`): md5 through `node:crypto` unless `workerData.pureJs`. */
+const NODE_PREAMBLE = `'use strict';
+const threads = require('node:worker_threads');
+const post = (m, transfer) => threads.parentPort.postMessage(m, transfer);
+let nodeCrypto = null;
+if (!(threads.workerData && threads.workerData.pureJs)) {
+  try {
+    const c = require('node:crypto');
+    c.createHash('md5').update(new Uint8Array(1)).digest('hex');
+    nodeCrypto = c;
+  } catch {
+    // No md5 there (FIPS mode): the JavaScript one.
+  }
+}
+threads.parentPort.on('message', (m) => onMessage(m));
+`;
+let nodeSource: string | undefined;
+
 function defaultWorkers(): number {
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   return Math.min(2, Math.max(1, cores - 1));
@@ -26,7 +44,7 @@ function spawnThread(events: HashThreadEvents, internals: WorkerHashingInternals
   // An eval worker: the script is self-contained, so nothing is resolved from the caller's
   // location (works from sources, dist/ ESM and CJS, bundles). No inherited execArgv: loaders
   // and test hooks of the parent are not needed to hash bytes.
-  const worker = new Worker(hashWorkerSource('node'), {
+  const worker = new Worker((nodeSource ??= hashWorkerSource(NODE_PREAMBLE)), {
     eval: true,
     execArgv: [],
     name: 'dlaas-hashing',

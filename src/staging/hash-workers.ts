@@ -6,9 +6,9 @@
  *
  * The worker runs a self-contained script (no imports, no module resolution: it works from the
  * sources, the built package, a bundle, a `blob:` URL): adler32 in plain JavaScript, md5 through
- * `node:crypto` where the worker has it (Node, Deno, Bun: OpenSSL-class speed) and otherwise in
+ * the runtime's crypto module where the worker has one (Node, Deno, Bun: OpenSSL-class speed) and otherwise in
  * plain JavaScript. Node, Deno and Bun get the pool from `workerHashing()` in `dlaas/node`
- * (`node:worker_threads`); browsers and Deno from `webWorkerHashing()` (`globalThis.Worker`).
+ * (worker threads); browsers and Deno from `webWorkerHashing()` (`globalThis.Worker`).
  *
  * @module
  */
@@ -246,40 +246,24 @@ function onMessage(m) {
 `;
 }
 
-let sources: Partial<Record<'node' | 'web', string>> = {};
-
-/**
- * @internal The worker script. `node`: a `node:worker_threads` eval worker (CommonJS; md5 through
- * `node:crypto` unless `workerData.pureJs`); `web`: a classic or module Web Worker (md5 in JavaScript).
- */
-export function hashWorkerSource(host: 'node' | 'web'): string {
-  const cached = sources[host];
-  if (cached) return cached;
-  const preamble =
-    host === 'node'
-      ? `'use strict';
-const threads = require('node:worker_threads');
-const post = (m, transfer) => threads.parentPort.postMessage(m, transfer);
-let nodeCrypto = null;
-if (!(threads.workerData && threads.workerData.pureJs)) {
-  try {
-    const c = require('node:crypto');
-    c.createHash('md5').update(new Uint8Array(1)).digest('hex');
-    nodeCrypto = c;
-  } catch {
-    // No md5 there (FIPS mode): the JavaScript one.
-  }
-}
-threads.parentPort.on('message', (m) => onMessage(m));
-`
-      : `'use strict';
+/** The Web Worker's preamble: messages through `globalThis`, md5 in JavaScript. */
+const WEB_PREAMBLE = `'use strict';
 const post = (m, transfer) => globalThis.postMessage(m, transfer || []);
 const nodeCrypto = null;
 globalThis.onmessage = (e) => onMessage(e.data);
 `;
-  const source = preamble + workerCore();
-  sources = { ...sources, [host]: source };
-  return source;
+
+let webSource: string | undefined;
+
+/**
+ * @internal The worker script: a host `preamble` (it defines `post(message, transfer)`, `nodeCrypto`
+ * — a `crypto` module with md5, or `null` — and routes messages to `onMessage`), then the hashing
+ * code. Without a preamble: the Web Worker's (classic or module worker, md5 in JavaScript). The
+ * `node:worker_threads` preamble lives in `dlaas/node`, so no Node built-in is named here.
+ */
+export function hashWorkerSource(preamble?: string): string {
+  if (preamble !== undefined) return preamble + workerCore();
+  return (webSource ??= WEB_PREAMBLE + workerCore());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -577,7 +561,7 @@ export function createWorkerHashing(spawn: SpawnHashThread, options: WorkerHashi
 let webScriptUrl: string | undefined;
 
 function spawnWebThread(events: HashThreadEvents): HashThread {
-  webScriptUrl ??= URL.createObjectURL(new Blob([hashWorkerSource('web')], { type: 'text/javascript' }));
+  webScriptUrl ??= URL.createObjectURL(new Blob([hashWorkerSource()], { type: 'text/javascript' }));
   const worker = new Worker(webScriptUrl, { type: 'module', name: 'dlaas-hashing' });
   worker.onmessage = (e: MessageEvent<FromHashWorker>) => events.message(e.data);
   worker.onerror = (e: ErrorEvent) => {
