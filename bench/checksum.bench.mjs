@@ -1,6 +1,7 @@
 // adler32 / md5 throughput of the SDK's checksum path (StreamChecksum: hash-wasm) over 1 GiB in memory
 // (a 64 MiB buffer hashed 16 times, in 64 KiB updates as a download feeds it), in Node and in Chromium,
 // against Python's zlib.adler32 (C) and Node's crypto md5 on the same bytes, same chunking.
+import { content } from './fixtures/storage.mjs';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,18 +17,7 @@ const here = new URL('.', import.meta.url).pathname;
 const CHUNK = 64 << 10;
 const MIB = 64;
 
-function fill(mib) {
-  const buf = new Uint8Array(mib << 20);
-  let x = 0x9e3779b9;
-  const u32 = new Uint32Array(buf.buffer);
-  for (let i = 0; i < u32.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    u32[i] = x >>> 0;
-  }
-  return buf;
-}
+const fill = (mib) => content(mib << 20, 0x9e3779b9);
 
 async function sdk(buf, times, md5) {
   const t = performance.now();
