@@ -174,12 +174,21 @@ export function fileSink(directory: string, options: FileSinkOptions = {}): Down
   const staleAfter = options.staleLockAfter ?? 120_000;
   const poll = options.lockPollInterval ?? 250;
 
+  /** Directories this sink created and checked (a dataset's files share a few directories). */
+  const checked = new Set<string>();
   /** The directory of `relPath`, created, and proven to be inside the sink after symlinks are resolved. */
   const directoryOf = async (path: string): Promise<string> => {
     const dir = dirname(path);
+    if (checked.has(dir)) {
+      // Still the directory that was checked (not replaced by a symlink since).
+      const st = await lstat(dir).catch(() => undefined);
+      if (st?.isDirectory()) return dir;
+      checked.delete(dir);
+    }
     await mkdir(dir, { recursive: true });
     const [realRoot, realDir] = await Promise.all([realpath(root), realpath(dir)]);
     if (realDir !== realRoot && !realDir.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep)) refuse(dir, `a directory that resolves outside ${root} (${realDir})`);
+    checked.add(dir);
     return dir;
   };
 
@@ -249,6 +258,8 @@ async function openLocked(dir: string, name: string, path: string, expected: Exp
   }
   const h = handle;
   let open_ = true;
+  /** A state file exists (an earlier run's, or one this run wrote) and must go with the partial. */
+  let stateOnDisk = resume !== undefined;
   const check = () => {
     if (!open_) throw new DlaasError(`${path}: the partial file is already closed`, {}, ErrorCode.stream);
   };
@@ -261,6 +272,7 @@ async function openLocked(dir: string, name: string, path: string, expected: Exp
       await w.close();
     }
     await rename(tmp, statePath);
+    stateOnDisk = true;
   };
   const release = async (keep: PartialState | undefined) => {
     if (!open_) return;
@@ -270,7 +282,7 @@ async function openLocked(dir: string, name: string, path: string, expected: Exp
       if (keep) await saveState(keep);
       else {
         await unlink(part).catch(() => {});
-        await unlink(statePath).catch(() => {});
+        if (stateOnDisk) await unlink(statePath).catch(() => {});
       }
     } finally {
       await unlock();
@@ -332,7 +344,7 @@ async function openLocked(dir: string, name: string, path: string, expected: Exp
         await h.close();
         await regularFile(path);
         await rename(part, path);
-        await unlink(statePath).catch(() => {});
+        if (stateOnDisk) await unlink(statePath).catch(() => {});
         if (durable) {
           const d = await open(dir, constants.O_RDONLY);
           await d.sync().catch(() => {});

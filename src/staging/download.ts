@@ -11,7 +11,7 @@
 import type { Did } from '../core/did.js';
 import { AbortError, ConnectionError, DlaasError, ErrorCode, ForbiddenError, NotFoundError, TimeoutError, UnauthenticatedError } from '../core/errors.js';
 import { combineAdler32, sameAdler32, type Checksums } from './checksum.js';
-import type { HashJob, Hashing } from './hashing.js';
+import { mainThreadHashing, type HashJob, type Hashing } from './hashing.js';
 import { abortReason } from './http.js';
 import type { DownloadSink, ExpectedFile, PartialState, Segment, SinkFile, StagedLocation } from './sinks.js';
 import { displayUrl, pfnToHttpUrl, type StorageBody, type StorageClient } from './storage.js';
@@ -171,7 +171,7 @@ async function verifyExisting(task: DownloadTask, ctx: DownloadContext, checks: 
   if (task.bytes === null || !(checks.adler32 || checks.md5)) return undefined;
   const existing = await ctx.sink.existing(task.relPath);
   if (!existing || existing.bytes !== task.bytes) return undefined;
-  const job = await ctx.hashing.start({ md5: checks.md5 });
+  const job = await hashingFor(ctx, task.bytes).start({ md5: checks.md5 });
   let sums: Checksums;
   try {
     await hashAll(job, chunksOf(existing.read()), ctx.signal);
@@ -186,6 +186,14 @@ async function verifyExisting(task: DownloadTask, ctx: DownloadContext, checks: 
   } catch {
     return undefined;
   }
+}
+
+/** Below this size a file is hashed on the calling thread: a worker's round trips cost more than the hashing. */
+const INLINE_HASH_BELOW = 8 << 20;
+
+/** Where to hash `bytes` (unknown: the configured hashing). */
+function hashingFor(ctx: DownloadContext, bytes: number | null): Hashing {
+  return bytes !== null && bytes < INLINE_HASH_BELOW ? mainThreadHashing : ctx.hashing;
 }
 
 /** Bytes of pending writes per stream before the reader waits for the disk. */
@@ -234,7 +242,7 @@ class Slot {
     if (file.resume && !resume) await file.reset();
     const segments = resume ?? this.#split();
     for (const seg of segments) {
-      const job = await ctx.hashing.start({ md5: this.checks.md5 });
+      const job = await hashingFor(ctx, seg.end - seg.start).start({ md5: this.checks.md5 });
       this.parts.push({ seg: { ...seg }, job, received: seg.done });
       if (seg.done > 0) {
         this.mixed = true;
@@ -260,7 +268,7 @@ class Slot {
     await this.file.reset();
     this.mixed = false;
     this.source = undefined;
-    for (const seg of this.#split(single)) this.parts.push({ seg, job: await this.ctx.hashing.start({ md5: this.checks.md5 }), received: 0 });
+    for (const seg of this.#split(single)) this.parts.push({ seg, job: await hashingFor(this.ctx, seg.end - seg.start).start({ md5: this.checks.md5 }), received: 0 });
   }
 
   /** The checksums of the whole file (segments' adler32 combined). Consumes the hash jobs. */
@@ -478,7 +486,7 @@ async function transfer(slot: Slot, part: Part, source: string): Promise<void> {
       // The server ignored the Range and sends the whole file: start over with this very response.
       await file.reset();
       part.job.dispose();
-      part.job = await ctx.hashing.start({ md5: slot.checks.md5 });
+      part.job = await hashingFor(ctx, seg.end - seg.start).start({ md5: slot.checks.md5 });
       part.received = 0;
       seg.done = 0;
       slot.mixed = false;
