@@ -32,6 +32,7 @@ export const ErrorCode = {
   stream: 'DLAAS_STREAM',
   checksumMismatch: 'DLAAS_CHECKSUM_MISMATCH',
   uploadFailed: 'DLAAS_UPLOAD_FAILED',
+  unverified: 'DLAAS_UNVERIFIED',
   fileConflict: 'DLAAS_FILE_CONFLICT',
   esapNoProfile: 'DLAAS_ESAP_NO_PROFILE',
   esapSessionExpired: 'DLAAS_ESAP_SESSION_EXPIRED',

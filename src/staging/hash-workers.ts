@@ -628,3 +628,17 @@ export function webWorkerHashing(options: WorkerHashingOptions = {}): WorkerHash
     close: () => pool.close(),
   };
 }
+
+let pageHashing: WorkerHashing | undefined;
+
+/**
+ * @internal The hashing staging uses when none is configured: Web Workers in a page (a document and
+ * `Worker` are there; the first job finds out whether the page's CSP lets them run), the calling
+ * thread elsewhere (MV3 service workers have no `Worker`; Deno and Bun get worker threads from
+ * `dlaas/node`, whose Web Workers would keep the process alive).
+ */
+export function defaultHashing(): Hashing {
+  const g = globalThis as { document?: unknown; Worker?: unknown };
+  if (g.document === undefined || typeof g.Worker !== 'function') return mainThreadHashing;
+  return (pageHashing ??= webWorkerHashing());
+}

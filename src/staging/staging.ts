@@ -9,7 +9,8 @@ import type { RucioClient } from '../rucio/client.js';
 import { RuleNotProgressingError, RuleStuckError } from '../rucio/errors.js';
 import type { Replica, Rule } from '../rucio/types.js';
 import { downloadFile, type DownloadTask, type VerifyCheck } from './download.js';
-import { mainThreadHashing, type Hashing } from './hashing.js';
+import { defaultHashing } from './hash-workers.js';
+import type { Hashing } from './hashing.js';
 import type { StorageHttp } from './http.js';
 import { pfnToLocalPath, downloadRelativePath } from './paths.js';
 import { mapPool } from './pool.js';
@@ -39,7 +40,11 @@ export interface StagingOptions {
    * `dlaas/node` passes its bulk client (`nodeStorageHttp()`) unless a `fetch` is given.
    */
   storageHttp?: StorageHttp | undefined;
-  /** Where checksums are computed (default: the calling thread; `dlaas/node` passes worker threads). */
+  /**
+   * Where checksums are computed. Default: Web Workers in a page (`webWorkerHashing`, falling back to
+   * the calling thread where the page's CSP refuses them), the calling thread elsewhere; `dlaas/node`
+   * passes worker threads (`workerHashing`).
+   */
   hashing?: Hashing | undefined;
   /** The compute site's RSE (`RUCIO_DESTINATION_RSE`). */
   destinationRse?: string | undefined;
@@ -123,6 +128,13 @@ export interface UploadOptions {
   scheme?: string;
   /** Parallel uploads (default 4, as downloads). Each file streams from its `Blob`: nothing is read whole into memory. */
   concurrency?: number;
+  /**
+   * How stored bytes are proven before a replica becomes AVAILABLE (default `'digest-or-read-back'`:
+   * the storage's `Digest: adler32`, or the object read back and hashed where the storage sends
+   * none; `'digest'`: no read-back, such a file fails at `verify` with `DLAAS_UNVERIFIED` and its
+   * replica stays COPYING).
+   */
+  verify?: 'digest-or-read-back' | 'digest';
   signal?: AbortSignal;
   /** Called at each step of each file and when a file is done. */
   onProgress?: (event: UploadEvent) => void;
@@ -204,10 +216,11 @@ export class Staging {
       rse: options.rse,
       ...(options.scheme ? { scheme: options.scheme } : {}),
       dataset,
+      ...(options.verify ? { verify: options.verify } : {}),
       signal: options.signal,
       onStep: (did: Did, step: UploadStep) => options.onProgress?.({ type: 'step', did, step }),
     };
-    const run = await prepareUpload(rucio, this.#storage, base, this.#o.hashing);
+    const run = await prepareUpload(rucio, this.#storage, base, this.#o.hashing ?? defaultHashing());
     if (dataset) await rucio.dids.addDataset(dataset, { signal: options.signal }).catch(ignore(DuplicateError));
     let done = 0;
     const manifests = await mapPool(files, o.concurrency, async (f) => {
@@ -391,7 +404,7 @@ export class Staging {
       streams: o.streams ?? 4,
       segmentSize: o.segmentSize ?? 16 << 20,
       verify: o.verify,
-      hashing: this.#o.hashing ?? mainThreadHashing,
+      hashing: this.#o.hashing ?? defaultHashing(),
       onBytes: progress.bytes,
     };
     let manifests: FileManifest[];
@@ -623,6 +636,7 @@ function checkUploadOptions(files: readonly UploadFile[], o: UploadOptions): { c
   rseName('rse', o.rse ?? '');
   positiveInteger('concurrency', o.concurrency);
   positiveInteger('lifetime', o.lifetime);
+  oneOf('verify', o.verify, ['digest-or-read-back', 'digest']);
   const names = new Set<string>();
   files.forEach((f, i) => {
     if (typeof f?.name !== 'string') throw new InvalidArgumentError(`files[${i}].name`, `files[${i}].name must be a string`);

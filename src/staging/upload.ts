@@ -73,6 +73,13 @@ export interface UploadRunOptions {
   scheme?: string;
   /** Attach each uploaded file to this dataset. */
   dataset?: Did | undefined;
+  /**
+   * How the bytes on storage are verified before the replica becomes AVAILABLE:
+   * `'digest-or-read-back'` (default) trusts the storage's `Digest: adler32` (XRootD, dCache) and
+   * reads the object back to hash it where the storage sends none; `'digest'` never reads back: an
+   * object without a digest fails at `verify` with `DLAAS_UNVERIFIED` and the replica stays COPYING.
+   */
+  verify?: 'digest-or-read-back' | 'digest' | undefined;
   signal?: AbortSignal | undefined;
   onStep?: (did: Did, step: UploadStep) => void;
 }
@@ -131,6 +138,32 @@ function checkStored(stat: StorageStat, sums: Checksums, step: UploadStep, did: 
   if (stat.adler32 && !sameAdler32(stat.adler32, sums.adler32)) throw new UploadError(step, did, `the storage reports adler32 ${stat.adler32} at ${what}, expected ${sums.adler32}`, undefined, ErrorCode.checksumMismatch);
 }
 
+/**
+ * Prove the object at `pfn` holds exactly this file: the storage's size and adler32, or, where the
+ * storage sends no digest, the adler32 of the bytes read back (unless `mode` is `'digest'`).
+ */
+async function verifyStored(run: UploadRun, pfn: string, sums: Checksums, did: Did, mode: 'digest-or-read-back' | 'digest', signal: AbortSignal | undefined): Promise<void> {
+  const stat = await run.storage.stat(pfn, signal);
+  checkStored(stat, sums, 'verify', did, 'the temporary object');
+  if (stat?.adler32) return;
+  if (mode === 'digest') throw new UploadError('verify', did, 'the storage sends no adler32 digest for the temporary object, and reading it back is off (verify: "digest"); the replica stays COPYING', undefined, ErrorCode.unverified);
+  const job = await run.hashing.start();
+  try {
+    const { body } = await run.storage.read(pfn, undefined, signal);
+    for (let chunk = await body.read(); chunk; chunk = await body.read()) {
+      const w = job.update(chunk);
+      if (w) await w;
+    }
+    const back = await job.digest();
+    if (back.bytes !== sums.bytes || !sameAdler32(back.adler32, sums.adler32)) {
+      throw new UploadError('verify', did, `read back from storage (which sends no digest): ${back.bytes} bytes, adler32 ${back.adler32}; expected ${sums.bytes} bytes, adler32 ${sums.adler32}`, undefined, ErrorCode.checksumMismatch);
+    }
+  } catch (e) {
+    job.dispose();
+    throw e;
+  }
+}
+
 /** True when the object at `pfn` is provably this file (size and the storage's adler32). */
 async function alreadyStored(storage: StorageClient, pfn: string, sums: Checksums, signal: AbortSignal | undefined): Promise<boolean> {
   const stat = await storage.stat(pfn, signal);
@@ -177,7 +210,7 @@ export async function uploadOne(run: UploadRun, file: UploadFile, o: UploadRunOp
         await storage.delete(tmp, { ignoreMissing: true, signal });
         await storage.put(tmp, file.data, signal);
         at('verify');
-        checkStored(await storage.stat(tmp, signal), sums, 'verify', did, 'the temporary object');
+        await verifyStored(run, tmp, sums, did, o.verify ?? 'digest-or-read-back', signal);
         at('rename');
         await storage.move(tmp, pfn, signal);
         tmp = undefined;

@@ -158,6 +158,55 @@ describe.each(clients)('cancellation (%s)', (_label, http) => {
   });
 });
 
+describe('uploads to a storage that sends no Digest', () => {
+  const state = (w: World, name: string) => [...w.rucio.fileReplicas()].find((r) => r.did.name === name)?.state;
+  const temps = () => [...plain.files.keys()].filter((k) => k.endsWith('.rucio.upload'));
+
+  it('bytes corrupted on the way are caught by reading the object back: FAILED at verify, replica COPYING, no temporary object; a re-run completes', async () => {
+    const w = world();
+    const content = noise(3 * MiB + 17, 31);
+    const lake = w.lake(nodeStorageHttp());
+    plain.plan = (r) => (r.method === 'HEAD' ? { noDigest: true } : r.method === 'PUT' ? { corruptPutAt: 2 * MiB } : undefined);
+    const first = await lake.staging.upload([{ name: 'nodigest.bin', data: content }], { scope: 'user.jdoe', rse: 'PLAIN' });
+    expect(first.files[0]).toMatchObject({ status: 'FAILED', step: 'verify' });
+    expect(first.files[0]?.error?.code).toBe('DLAAS_CHECKSUM_MISMATCH');
+    expect(first.files[0]?.error?.message).toMatch(/read back/);
+    expect(state(w, 'nodigest.bin')).toBe('COPYING');
+    expect(temps()).toEqual([]);
+    expect(plain.files.has('/rucio/user/jdoe/nodigest.bin')).toBe(false);
+    // The object was read back whole before the verdict.
+    const readBack = plain.requests.filter((q) => q.method === 'GET' && q.path.endsWith('.rucio.upload'));
+    expect(readBack).toHaveLength(1);
+    expect(readBack[0]?.bytes).toBe(content.byteLength);
+
+    plain.plan = (r) => (r.method === 'HEAD' ? { noDigest: true } : undefined);
+    const second = await lake.staging.upload([{ name: 'nodigest.bin', data: content }], { scope: 'user.jdoe', rse: 'PLAIN' });
+    expect(second.files[0]).toMatchObject({ status: 'OK' });
+    expect(state(w, 'nodigest.bin')).toBe('AVAILABLE');
+    expect(md5(plain.files.get('/rucio/user/jdoe/nodigest.bin') as Uint8Array)).toBe(md5(content));
+  });
+
+  it("verify: 'digest' never reads back: such a file fails with DLAAS_UNVERIFIED and stays COPYING", async () => {
+    const w = world();
+    const content = noise(MiB, 32);
+    plain.plan = (r) => (r.method === 'HEAD' ? { noDigest: true } : undefined);
+    const r = await w.lake(nodeStorageHttp()).staging.upload([{ name: 'strict.bin', data: content }], { scope: 'user.jdoe', rse: 'PLAIN', verify: 'digest' });
+    expect(r.files[0]).toMatchObject({ status: 'FAILED', step: 'verify' });
+    expect(r.files[0]?.error?.code).toBe('DLAAS_UNVERIFIED');
+    expect(state(w, 'strict.bin')).toBe('COPYING');
+    expect(temps()).toEqual([]);
+    expect(plain.requests.some((q) => q.method === 'GET')).toBe(false);
+  });
+
+  it('a storage that sends the Digest is trusted without a read-back', async () => {
+    const w = world();
+    const content = noise(MiB, 33);
+    const r = await w.lake(nodeStorageHttp()).staging.upload([{ name: 'digest.bin', data: content }], { scope: 'user.jdoe', rse: 'PLAIN' });
+    expect(r.files[0]).toMatchObject({ status: 'OK' });
+    expect(plain.requests.some((q) => q.method === 'GET')).toBe(false);
+  });
+});
+
 describe.each(clients)('parallel Range streams (%s)', (_label, http) => {
   it('downloads a large file in several segments, verified by the combined adler32', async () => {
     const w = world();

@@ -31,6 +31,10 @@ export interface PlainPlan {
   corrupt?: number[];
   /** PUT: stop reading the request body after this many bytes. */
   holdPutAfter?: number;
+  /** PUT: store the body with the byte at this offset XORed with 0xff (as a bad link or disk would). */
+  corruptPutAt?: number;
+  /** HEAD: answer without a `Digest`, even when asked (a storage that keeps no checksums). */
+  noDigest?: boolean;
 }
 
 export interface PlainStorage {
@@ -81,7 +85,7 @@ export async function startPlainStorage(): Promise<PlainStorage> {
       const headers: Record<string, string> = { 'Content-Length': String(end - start), 'Accept-Ranges': 'bytes' };
       if (m) headers['Content-Range'] = `bytes ${start}-${end - 1}/${data.byteLength}`;
       if (req.method === 'HEAD') {
-        if (/adler32/i.test(String(req.headers['want-digest'] ?? ''))) headers.Digest = `adler32=${(await checksumOf(data)).adler32}`;
+        if (!plan.noDigest && /adler32/i.test(String(req.headers['want-digest'] ?? ''))) headers.Digest = `adler32=${(await checksumOf(data)).adler32}`;
         return void res.writeHead(200, headers).end();
       }
       let body = data.subarray(start, end);
@@ -97,7 +101,14 @@ export async function startPlainStorage(): Promise<PlainStorage> {
       for (let at = 0; at < Math.min(limit, body.byteLength); ) {
         const n = Math.min(256 << 10, Math.min(limit, body.byteLength) - at);
         seen.bytes += n;
-        if (!res.write(body.subarray(at, at + n))) await new Promise((r) => res.once('drain', r).once('close', r));
+        if (!res.write(body.subarray(at, at + n)))
+          await new Promise<void>((r) => {
+            const go = () => {
+              res.off('drain', go).off('close', go);
+              r();
+            };
+            res.on('drain', go).on('close', go);
+          });
         if (res.destroyed) return;
         at += n;
       }
@@ -119,7 +130,9 @@ export async function startPlainStorage(): Promise<PlainStorage> {
           return; // never read more, never answer
         }
       }
-      files.set(path, new Uint8Array(Buffer.concat(chunks)));
+      const stored = new Uint8Array(Buffer.concat(chunks));
+      if (plan.corruptPutAt !== undefined && plan.corruptPutAt < stored.byteLength) stored[plan.corruptPutAt]! ^= 0xff;
+      files.set(path, stored);
       return void res.writeHead(201).end();
     }
     if (req.method === 'MOVE') {
