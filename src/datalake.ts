@@ -25,10 +25,23 @@ export interface DataLakeOptions {
 
 /** Identity options of {@link createDataLake}. */
 export interface DataLakeAuthOptions {
-  /** The token for Rucio (audience `rucio`), ESAP and, unless `storageToken` is given, storage. */
+  /**
+   * The token for Rucio (audience `rucio`) and ESAP; also for storage when neither `storageToken`
+   * nor `storageTokenExchange` is given (a fallback that `lake.auth.storageSource` reports).
+   */
   token?: TokenSource | undefined;
-  /** A separate WLCG token for storage. */
-  storageToken?: TokenSource | undefined;
+  /**
+   * The WLCG token for storage (audience and `storage.*` scopes for the storage elements), preferred
+   * over the Rucio token. `false`: storage gets no token at all (public data only).
+   */
+  storageToken?: TokenSource | false | undefined;
+  /** Where `storageToken` came from (e.g. `file:/run/user/1000/bt_u1000`), for reports. */
+  storageSource?: string | undefined;
+  /**
+   * Get the storage token by RFC 8693 token exchange of `token` at `oidc`, as a WLCG storage token
+   * (default audience `https://wlcg.cern.ch/jwt/v1/any`, scope `storage.read:/ storage.create:/ storage.modify:/`).
+   */
+  storageTokenExchange?: boolean | { audience?: string; scope?: string } | undefined;
   /** An OIDC client (or its options) for interactive logins and token exchange. */
   oidc?: OidcClient | OidcClientOptions | undefined;
   /** Where the token came from (e.g. `env:RUCIO_ACCESS_TOKEN`), for reports. */
@@ -41,6 +54,13 @@ export interface DataLakeAuth {
   readonly token: TokenProvider | undefined;
   /** Where the token came from, when known. */
   readonly source: string | undefined;
+  /** The token storage gets (`undefined`: none). */
+  readonly storageToken: TokenProvider | undefined;
+  /**
+   * Which token storage gets: `auth.storageToken` (or its `storageSource`), `token exchange at <issuer>`,
+   * `fallback: the Rucio token`, or `none`.
+   */
+  readonly storageSource: string;
   /** The OIDC client (throws a {@link ConfigError} when none was configured). */
   readonly oidc: OidcClient;
 }
@@ -89,15 +109,18 @@ export function createDataLake(options: DataLakeOptions): DataLake {
   }
   const oidcOption = options.auth?.oidc;
   const oidc = oidcOption instanceof OidcClient ? oidcOption : oidcOption ? new OidcClient({ ...oidcOption, ...(fetchImpl && !oidcOption.fetch ? { fetch: fetchImpl } : {}) }) : undefined;
+  const storage = storageTokenOf(options, shared, oidc);
   const staging = new Staging({
     ...options.staging,
     rucio,
-    storageToken: options.staging?.storageToken ?? options.auth?.storageToken ?? shared,
+    storageToken: storage.token,
     fetch: options.staging?.fetch ?? fetchImpl,
   });
   const auth: DataLakeAuth = {
     token: shared,
     source: options.auth?.source,
+    storageToken: storage.token,
+    storageSource: storage.source,
     get oidc(): OidcClient {
       if (!oidc) throw new ConfigError('OIDC_ISSUER', 'no OIDC client configured (pass auth.oidc, or set OIDC_ISSUER and OIDC_CLIENT_ID)');
       return oidc;
@@ -111,5 +134,40 @@ export function createDataLake(options: DataLakeOptions): DataLake {
     },
     auth,
     staging,
+  };
+}
+
+/** WLCG token-profile defaults for a storage token obtained by exchange. */
+const STORAGE_EXCHANGE = { audience: 'https://wlcg.cern.ch/jwt/v1/any', scope: 'storage.read:/ storage.create:/ storage.modify:/' };
+
+/**
+ * Which token storage gets, and the name of that choice: an explicit storage token, one exchanged
+ * (RFC 8693) at the OIDC issuer, or, as a reported fallback, the Rucio token.
+ */
+function storageTokenOf(options: DataLakeOptions, shared: TokenProvider | undefined, oidc: OidcClient | undefined): { token: TokenProvider | undefined; source: string } {
+  const explicit = options.staging?.storageToken ?? options.auth?.storageToken;
+  if (explicit === false) return { token: undefined, source: 'none' };
+  if (explicit !== undefined) return { token: toTokenProvider(explicit), source: options.auth?.storageSource ?? 'auth.storageToken' };
+  const exchange = options.auth?.storageTokenExchange;
+  if (exchange) {
+    if (!oidc || !shared) throw new ConfigError('OIDC_ISSUER', 'auth.storageTokenExchange needs auth.oidc (the issuer to exchange at) and auth.token (the token to exchange)');
+    const params = { ...STORAGE_EXCHANGE, ...(exchange === true ? {} : exchange) };
+    return { token: exchangedToken(oidc, shared, params), source: `token exchange at ${oidc.issuer}` };
+  }
+  return shared ? { token: shared, source: 'fallback: the Rucio token' } : { token: undefined, source: 'none' };
+}
+
+/** A token provider that exchanges `subject` on first use (and again when the session renews). */
+function exchangedToken(oidc: OidcClient, subject: TokenProvider, params: { audience: string; scope: string }): TokenProvider {
+  let session: Promise<TokenProvider> | undefined;
+  return {
+    canRefresh: true,
+    async getToken(o) {
+      session ??= oidc.exchangeToken(subject, { ...params, ...(o?.signal ? { signal: o.signal } : {}) }).catch((e: unknown) => {
+        session = undefined;
+        throw e;
+      });
+      return (await session).getToken(o);
+    },
   };
 }

@@ -6,6 +6,7 @@
  */
 import * as oauth from 'oauth4webapi';
 import { InvalidArgumentError } from '../core/errors.js';
+import { isLoopback } from '../core/token.js';
 import { InsecureIssuerError } from './errors.js';
 
 /**
@@ -28,11 +29,6 @@ export interface AuthHttpOptions {
   timeout?: number | undefined;
 }
 
-/** @internal Is the URL's host a loopback address? */
-export function isLoopback(url: URL): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host);
-}
 
 /** @internal Parse `url` and enforce the https-only rule; `what` names it in errors. */
 export function assertSecureUrl(url: string | URL, allowInsecureLoopback: boolean | undefined, what: string): URL {

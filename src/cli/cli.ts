@@ -308,6 +308,7 @@ const COMMANDS: Command[] = [
         status: me.status ?? null,
         rucio: lake.config.rucio.baseUrl,
         token_source: lake.auth.source ?? lake.config.sources.token ?? null,
+        storage_token_source: lake.auth.storageSource,
         token: c ? { iss: c.iss ?? null, sub: c.sub ?? null, aud: c.aud ?? null, scope: c.scope ?? null, exp: c.exp?.toISOString() ?? null } : { kind: 'rucio' },
       };
       if (ctx.mode.json) return printJson(ctx.io, result);
@@ -316,6 +317,7 @@ const COMMANDS: Command[] = [
         ['email', me.email ?? '-'],
         ['rucio', result.rucio],
         ['token', `${result.token_source ?? '?'}${c ? `; sub ${c.sub}, aud ${[c.aud].flat().join(' ')}, expires ${c.exp?.toISOString() ?? '?'}` : ''}`],
+        ['storage', `token: ${result.storage_token_source}`],
       ] as const)
         println(ctx.io, `${k.padEnd(8)} ${v}`);
     },

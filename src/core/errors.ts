@@ -201,6 +201,8 @@ export interface ApiErrorInit extends DlaasErrorOptions {
   bodyExcerpt?: string | undefined;
   /** Seconds from a `Retry-After` header, when given. */
   retryAfter?: number | undefined;
+  /** What to do next, appended to the message (e.g. why no token was sent). */
+  hint?: string | undefined;
 }
 
 /** The server answered with a non-success status. Subclasses give the meaning. */
@@ -229,7 +231,7 @@ export class ApiError extends DlaasError {
       : init.bodyExcerpt
         ? init.bodyExcerpt
         : `HTTP ${init.status}`;
-    super(`${init.service} ${init.method} ${pathOf(url)} failed with ${init.status}: ${detail}`, init, code);
+    super(`${init.service} ${init.method} ${pathOf(url)} failed with ${init.status}: ${detail}${init.hint ? ` (${init.hint})` : ''}`, init, code);
     this.status = init.status;
     this.service = init.service;
     this.method = init.method;

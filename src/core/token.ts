@@ -40,6 +40,20 @@ export interface TokenProvider {
 /** A token given as a string, a function returning one, or a {@link TokenProvider}. */
 export type TokenSource = string | (() => string | Promise<string>) | TokenProvider;
 
+/** @internal Is the URL's host a loopback address (127.0.0.0/8, ::1, localhost)? */
+export function isLoopback(url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * @internal May a credential be sent to `url`? Only over TLS (`https:`), to loopback, or to a host the
+ * user listed in `plainHttpHosts` (e.g. storage inside a site network without TLS).
+ */
+export function tokenMayGoTo(url: URL, plainHttpHosts: ReadonlySet<string>): boolean {
+  return url.protocol === 'https:' || isLoopback(url) || plainHttpHosts.has(url.hostname.toLowerCase());
+}
+
 /** Normalise any {@link TokenSource} to a {@link TokenProvider}. */
 export function toTokenProvider(source: TokenSource): TokenProvider {
   if (typeof source === 'string') {

@@ -7,6 +7,7 @@ import { createDataLake as createFromOptions, type DataLake, type DataLakeOption
 import { loadDataLakeConfig, type DataLakeConfig, type LoadDataLakeConfigOptions } from './config.js';
 import { fileSink, statFile } from './file-sink.js';
 import { nodeStorageHttp } from './storage-http.js';
+import { wlcgDiscovery } from './sources.js';
 import { workerHashing } from './hash-workers.js';
 import type { Hashing } from '../staging/hashing.js';
 import type { StorageHttp } from '../staging/http.js';
@@ -38,6 +39,11 @@ export interface ConfiguredDataLake extends DataLake {
  * extension's `RucioConfig`. A missing value is a `ConfigError` naming the variable to set;
  * `lake.config.sources` says where each value came from.
  *
+ * Storage gets, in order: `auth.storageToken`, a token exchanged at `auth.oidc` when
+ * `auth.storageTokenExchange` is set, a WLCG bearer token found by discovery (`BEARER_TOKEN`,
+ * `BEARER_TOKEN_FILE`, `$XDG_RUNTIME_DIR/bt_u$UID`, `/tmp/bt_u$UID`) when the Rucio token came from
+ * elsewhere, else the Rucio token; `lake.auth.storageSource` says which.
+ *
  * Staging here moves file bytes with {@link nodeStorageHttp} (unless a `fetch` is given, which then
  * carries everything) and computes checksums in worker threads ({@link workerHashing}); downloads go
  * to a {@link fileSink} in `downloadDir`.
@@ -53,12 +59,13 @@ export interface ConfiguredDataLake extends DataLake {
 export async function createDataLake(options: NodeDataLakeOptions = {}): Promise<ConfiguredDataLake> {
   const env = options.env ?? process.env;
   const config = await loadDataLakeConfig(env, { requireToken: options.auth?.token === undefined, ...(options.fetch ? { fetch: options.fetch } : {}), ...options.config });
+  const storage = options.auth?.storageToken === undefined && !options.auth?.storageTokenExchange ? await discoveredStorageToken(env, options.config?.uid, config.sources.token) : undefined;
   const downloadDir = options.downloadDir ?? env.DLAAS_DOWNLOAD_DIR ?? join(process.cwd(), 'dlaas-data');
   const lake = createFromOptions({
     ...options,
     rucio: options.rucio ?? config.rucio,
     ...(options.esap ?? config.esapUrl ? { esap: options.esap ?? { baseUrl: config.esapUrl as string } } : {}),
-    auth: { ...(config.token ? { token: config.token, source: config.sources.token } : {}), ...options.auth },
+    auth: { ...(config.token ? { token: config.token, source: config.sources.token } : {}), ...(storage ? { storageToken: storage, storageSource: storage.source } : {}), ...options.auth },
     staging: {
       ...(config.destinationRse ? { destinationRse: config.destinationRse } : {}),
       ...(config.rseMountPath ? { rseMountPath: config.rseMountPath } : {}),
@@ -74,4 +81,18 @@ export async function createDataLake(options: NodeDataLakeOptions = {}): Promise
     },
   });
   return Object.assign(lake, { config }) as ConfiguredDataLake;
+}
+
+/**
+ * A WLCG bearer token found by discovery, for storage, when the Rucio token is not that same token.
+ * None found (or a file refused as unsafe) leaves storage to the fallback.
+ */
+async function discoveredStorageToken(env: Record<string, string | undefined>, uid: number | undefined, rucioSource: string | undefined) {
+  const wlcg = wlcgDiscovery({ env, ...(uid !== undefined ? { uid } : {}) });
+  try {
+    await wlcg.getToken();
+  } catch {
+    return undefined;
+  }
+  return wlcg.source === rucioSource ? undefined : wlcg;
 }

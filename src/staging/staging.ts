@@ -31,8 +31,16 @@ export interface StageSourceProvider {
 /** Options of the {@link Staging} module (usually filled by `createDataLake`). */
 export interface StagingOptions {
   rucio: RucioClient;
-  /** Token for storage (WLCG bearer). Default: none (public storage) — `createDataLake` passes the Rucio token. */
+  /**
+   * Token for storage (WLCG bearer). Default: none (public storage); `createDataLake` passes the one
+   * `lake.auth.storageSource` names. Sent only over TLS and to loopback (see `tokenOverPlainHttp`).
+   */
   storageToken?: TokenSource | undefined;
+  /**
+   * Hosts that may get the storage token over plain `http`/`dav` (default none: a PFN on plain http
+   * to any host but loopback is read without the token, and a 401/403 from it says why).
+   */
+  tokenOverPlainHttp?: readonly string[] | undefined;
   /** `fetch` for storage requests. */
   fetch?: typeof fetch | undefined;
   /**
@@ -178,7 +186,7 @@ export class Staging {
   constructor(options: StagingOptions) {
     this.#o = options;
     const common = { fetch: options.fetch, http: options.storageHttp, timeout: options.storageTimeout, retry: options.storageRetry };
-    this.#storage = new StorageClient({ ...common, token: options.storageToken });
+    this.#storage = new StorageClient({ ...common, token: options.storageToken, tokenOverPlainHttp: options.tokenOverPlainHttp });
     this.#anonymous = new StorageClient(common);
   }
 

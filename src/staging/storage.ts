@@ -5,9 +5,9 @@
  * success; both families are accepted.
  * @module
  */
-import { AbortError, ConnectionError, DlaasError, InvalidArgumentError, NotFoundError, TimeoutError, apiErrorFrom, redactUrl, registerSecret } from '../core/errors.js';
-import { toTokenProvider, type TokenProvider, type TokenSource } from '../core/token.js';
-import { Transport, type RetryPolicy } from '../core/transport.js';
+import { AbortError, ApiError, ConnectionError, DlaasError, ForbiddenError, InvalidArgumentError, NotFoundError, TimeoutError, UnauthenticatedError, apiErrorFrom, redactUrl, registerSecret } from '../core/errors.js';
+import { tokenMayGoTo, toTokenProvider, type TokenProvider, type TokenSource } from '../core/token.js';
+import { Transport, type RequestSpec, type RetryPolicy } from '../core/transport.js';
 import { abortReason, fetchStorageHttp, raceAbort, type BodyReader, type StorageHttp, type StorageResponse } from './http.js';
 
 /** PFN schemes a `fetch`-based client can speak, and the URL scheme each maps to. */
@@ -94,8 +94,14 @@ export function displayUrl(url: string): string {
 
 /** Options of {@link StorageClient}. */
 export interface StorageClientOptions {
-  /** Bearer token for storage (WLCG profile), or none for public storage. */
+  /**
+   * Bearer token for storage (WLCG profile), or none for public storage. It is sent only over TLS
+   * (`https`/`davs`) and to loopback, never over plain `http`/`dav` to another host unless that
+   * host is listed in `tokenOverPlainHttp`.
+   */
   token?: TokenSource | undefined;
+  /** Hosts that may get the storage token over plain `http`/`dav` (e.g. a site-internal storage without TLS). */
+  tokenOverPlainHttp?: readonly string[] | undefined;
   fetch?: typeof fetch | undefined;
   /** The bulk-bytes HTTP client for GET and PUT bodies (default: {@link fetchStorageHttp} over `fetch`). */
   http?: StorageHttp | undefined;
@@ -121,12 +127,14 @@ export class StorageClient {
   readonly #xrootd = new Set<string>();
   readonly #http: StorageHttp;
   readonly #token: TokenProvider | undefined;
+  readonly #plainHttpHosts: ReadonlySet<string>;
   readonly #timeout: number | false;
   readonly #retry: { limit: number; baseDelay: number; backoffLimit: number };
 
   constructor(options: StorageClientOptions) {
     this.#http = options.http ?? fetchStorageHttp(options.fetch ?? ((...a) => globalThis.fetch(...a)));
     this.#token = options.token === undefined ? undefined : toTokenProvider(options.token);
+    this.#plainHttpHosts = new Set((options.tokenOverPlainHttp ?? []).map((h) => h.toLowerCase()));
     this.#timeout = options.timeout ?? 60_000;
     this.#retry = { limit: options.retry?.limit ?? 3, baseDelay: options.retry?.baseDelay ?? 250, backoffLimit: options.retry?.backoffLimit ?? 10_000 };
     this.#t = new Transport({
@@ -166,7 +174,7 @@ export class StorageClient {
     for (let hop = 0; ; ) {
       if (signal?.aborted) throw abortReason(signal);
       const sameOrigin = new URL(url).origin === origin;
-      const token = this.#token && sameOrigin ? await this.#tokenFor(refreshed, rejected, signal) : undefined;
+      const token = this.#token && sameOrigin && this.#mayAuth(url) ? await this.#tokenFor(refreshed, rejected, signal) : undefined;
       const ac = new AbortController();
       const onAbort = () => ac.abort(signal?.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -207,7 +215,7 @@ export class StorageClient {
         continue;
       }
       const retryAfter = Number(res.headers.get('Retry-After'));
-      throw apiErrorFrom({ status: res.status, service: 'storage', method, url, bodyExcerpt: excerpt || undefined, ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfter } : {}) });
+      throw apiErrorFrom({ status: res.status, service: 'storage', method, url, bodyExcerpt: excerpt || undefined, hint: this.#withheldHint(url, res.status), ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfter } : {}) });
     }
   }
 
@@ -216,6 +224,29 @@ export class StorageClient {
     if (typeof token !== 'string' || !token || /[\r\n]/.test(token)) throw new InvalidArgumentError('storageToken', 'the storage token provider returned an empty or malformed token');
     registerSecret(token);
     return token;
+  }
+
+  /** May the storage token go to `url` (TLS, loopback, or a host listed in `tokenOverPlainHttp`)? */
+  #mayAuth(url: string): boolean {
+    return tokenMayGoTo(new URL(url), this.#plainHttpHosts);
+  }
+
+  /** For a 401/403 from a host the token was kept from: why, and what to do. */
+  #withheldHint(url: string, status: number): string | undefined {
+    if (!this.#token || (status !== 401 && status !== 403) || this.#mayAuth(url)) return undefined;
+    const host = new URL(url).hostname;
+    return `no token was sent: ${host} was asked over plain http, and tokens go only over TLS; use the RSE's https/davs protocol, or list ${host} in tokenOverPlainHttp if the link is private`;
+  }
+
+  /** A WebDAV request over the transport, with the token only where it may go. */
+  async #send(spec: RequestSpec): Promise<{ status: number; headers: Headers }> {
+    try {
+      return await this.#t.send({ ...spec, auth: this.#mayAuth(spec.path) });
+    } catch (e) {
+      const hint = e instanceof UnauthenticatedError || e instanceof ForbiddenError ? this.#withheldHint(spec.path, e.status) : undefined;
+      if (!hint) throw e;
+      throw apiErrorFrom({ status: (e as ApiError).status, service: 'storage', method: spec.method, url: spec.path, bodyExcerpt: (e as ApiError).bodyExcerpt, hint, cause: e });
+    }
   }
 
   /** Remember what kind of server answered for `url`'s origin. */
@@ -227,7 +258,7 @@ export class StorageClient {
   async stat(pfn: string, signal?: AbortSignal): Promise<{ bytes: number | undefined; adler32: string | undefined } | undefined> {
     try {
       const url = pfnToHttpUrl(pfn);
-      const { headers } = await this.#t.send({ method: 'HEAD', path: url, headers: { 'Want-Digest': 'adler32' }, signal });
+      const { headers } = await this.#send({ method: 'HEAD', path: url, headers: { 'Want-Digest': 'adler32' }, signal });
       this.#note(url, headers);
       const len = headers.get('Content-Length');
       return { bytes: len === null ? undefined : Number(len), adler32: parseDigestHeader(headers.get('Digest')).adler32?.toLowerCase() };
@@ -277,7 +308,7 @@ export class StorageClient {
     for (const s of segments) {
       path += `/${s}`;
       // 405: the collection exists already.
-      await this.#t.send({ method: 'MKCOL', path: `${u.origin}${path}/`, signal, okStatuses: [405] });
+      await this.#send({ method: 'MKCOL', path: `${u.origin}${path}/`, signal, okStatuses: [405] });
     }
   }
 
@@ -288,13 +319,13 @@ export class StorageClient {
   async move(from: string, to: string, signal?: AbortSignal): Promise<void> {
     const dest = pfnToHttpUrl(to);
     const destination = moveDestination(dest, this.#xrootd.has(new URL(dest).origin));
-    await this.#t.send({ method: 'MOVE', path: pfnToHttpUrl(from), headers: { Destination: destination, Overwrite: 'T' }, signal });
+    await this.#send({ method: 'MOVE', path: pfnToHttpUrl(from), headers: { Destination: destination, Overwrite: 'T' }, signal });
   }
 
   /** DELETE; a missing object is fine when `ignoreMissing`. */
   async delete(pfn: string, options: { ignoreMissing?: boolean; signal?: AbortSignal | undefined } = {}): Promise<void> {
     try {
-      await this.#t.send({ method: 'DELETE', path: pfnToHttpUrl(pfn), signal: options.signal });
+      await this.#send({ method: 'DELETE', path: pfnToHttpUrl(pfn), signal: options.signal });
     } catch (e) {
       if (!(options.ignoreMissing && e instanceof NotFoundError)) throw e;
     }

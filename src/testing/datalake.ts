@@ -19,7 +19,7 @@ export interface DataLakeEmulatorOptions {
   rses?: readonly string[];
   /** Serve over loopback HTTP (`'http'`, Node) or only through `fetch`/msw (`'fetch'`, default). */
   serve?: 'http' | 'fetch';
-  /** Base URL in `'fetch'` mode (default `http://datalake.emulator.test`). */
+  /** Base URL in `'fetch'` mode (default `https://datalake.emulator.test`: in-process, no TLS needed, and storage tokens go only to https). */
   baseUrl?: string;
   /** Options of the Rucio part (transfer delay, OIDC issuers, clock, …). */
   rucio?: Omit<RucioEmulatorOptions, 'baseUrl'>;
@@ -92,7 +92,7 @@ class Gateway extends FetchEmulator {
  * ```
  */
 export async function createDataLakeEmulator(options: DataLakeEmulatorOptions = {}): Promise<DataLakeEmulator> {
-  const gateway = new Gateway(options.baseUrl ?? 'http://datalake.emulator.test');
+  const gateway = new Gateway(options.baseUrl ?? 'https://datalake.emulator.test');
   const url = options.serve === 'http' ? (await gateway.listen()).replace(/\/+$/, '') : gateway.baseUrl;
   const cors = options.corsOrigins ?? '*';
   const rucio = createRucioEmulator({ ...options.rucio, baseUrl: url, corsOrigins: cors });

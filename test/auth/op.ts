@@ -34,6 +34,9 @@ export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 /** Scopes the Rucio resource server knows. */
 export const RUCIO_SCOPES = 'openid profile email offline_access wlcg.groups';
+/** The WLCG token profile's audience for any storage element, and the storage scopes the OP grants with it. */
+export const WLCG_ANY_AUDIENCE = 'https://wlcg.cern.ch/jwt/v1/any';
+export const STORAGE_SCOPES = 'storage.read:/ storage.create:/ storage.modify:/';
 
 /** Client registrations of the test OP. */
 export const TEST_CLIENTS = {
@@ -123,6 +126,7 @@ export async function startTestOP(options: TestOPOptions = {}): Promise<TestOP> 
   const ownKeys = createLocalJWKSet(publicJwks);
   const wlcg = (accountId: string | undefined) => (accountId ? { 'wlcg.ver': '1.0', 'wlcg.groups': ['/escape', `/escape/${accountId}`] } : undefined);
   const rucioServer = { scope: RUCIO_SCOPES, audience: 'rucio', accessTokenFormat: 'jwt', accessTokenTTL: ttl };
+  const storageServer = { scope: STORAGE_SCOPES, audience: WLCG_ANY_AUDIENCE, accessTokenFormat: 'jwt', accessTokenTTL: ttl };
 
   const provider = new Provider(issuer, {
     clients: [
@@ -221,15 +225,17 @@ export async function startTestOP(options: TestOPOptions = {}): Promise<TestOP> 
         throw new errors.InvalidGrant('subject_token is invalid');
       }
       const audiences = ([] as (string | undefined)[]).concat(p.audience);
-      if (audiences.some((a) => a !== undefined && a !== 'rucio')) throw new errors.InvalidTarget('unknown audience');
+      // Audience `rucio` (the hub's exchange) or the WLCG storage audience (a storage token), not both.
+      const forStorage = audiences.length === 1 && audiences[0] === WLCG_ANY_AUDIENCE;
+      if (!forStorage && audiences.some((a) => a !== undefined && a !== 'rucio')) throw new errors.InvalidTarget('unknown audience');
       const requested = typeof p.scope === 'string' ? p.scope.split(' ') : ['openid', 'profile'];
-      const scope = requested.filter((s) => RUCIO_SCOPES.split(' ').includes(s)).join(' ');
+      const scope = requested.filter((s) => (forStorage ? STORAGE_SCOPES : RUCIO_SCOPES).split(' ').includes(s)).join(' ');
       const token = new provider.AccessToken({
         accountId: sub,
         client: ctx.oidc.client,
         gty: 'token_exchange',
         scope,
-        resourceServer: new provider.ResourceServer(RUCIO_RESOURCE, rucioServer),
+        resourceServer: forStorage ? new provider.ResourceServer(WLCG_ANY_AUDIENCE, storageServer) : new provider.ResourceServer(RUCIO_RESOURCE, rucioServer),
       });
       const value = await token.save();
       ctx.body = { access_token: value, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: token.expiration, scope };

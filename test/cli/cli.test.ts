@@ -174,7 +174,8 @@ describe('login, whoami, logout', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/account +jdoe \(USER\)/);
     expect(text.stdout).toMatch(/token +env:RUCIO_ACCESS_TOKEN; sub jdoe, aud rucio/);
-    expect(json(await dlaas(['whoami', '--json']))).toMatchObject({ account: 'jdoe', token_source: 'env:RUCIO_ACCESS_TOKEN', rucio: lake.url });
+    expect(text.stdout).toMatch(/storage +token: fallback: the Rucio token/);
+    expect(json(await dlaas(['whoami', '--json']))).toMatchObject({ account: 'jdoe', token_source: 'env:RUCIO_ACCESS_TOKEN', storage_token_source: 'fallback: the Rucio token', rucio: lake.url });
   });
 });
 

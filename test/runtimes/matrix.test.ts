@@ -333,8 +333,8 @@ describe('runtime matrix: the packed package, one scenario, every runtime', () =
         writeFileSync(
           join(siteDir, 'config/msw.json'),
           JSON.stringify({
-            emulatorUrl: 'http://datalake.emulator.test',
-            scenario: scenarioFor(id, { url: 'http://datalake.emulator.test', token: undefined, storageToken: undefined }),
+            emulatorUrl: 'https://datalake.emulator.test',
+            scenario: scenarioFor(id, { url: 'https://datalake.emulator.test', token: undefined, storageToken: undefined }),
             files: filesFor(id).map((f) => ({ name: f.name, content: Array.from(f.content) })),
           }),
         );
