@@ -391,16 +391,28 @@ export class Staging {
     const prefer = [...(destination ? [destination] : []), ...(o.preferRses ?? [])];
     const tasks: DownloadTask[] = [];
     const found = new Set<string>();
+    // A name that cannot be a local path fails that file only; the others are staged.
+    const refused: FileManifest[] = [];
     for await (const rep of this.#o.rucio.replicas.list(files, { schemes: READ_SCHEMES, signal: o.signal })) {
       found.add(formatDid(rep));
       const did = { scope: rep.scope, name: rep.name };
-      tasks.push({ did, bytes: rep.bytes, adler32: rep.adler32 ?? null, md5: rep.md5 ?? null, sources: orderSources(rep, prefer), relPath: downloadRelativePath(did, o.layout) });
+      let relPath: string;
+      try {
+        relPath = downloadRelativePath(did, o.layout);
+      } catch (error) {
+        refused.push({ did, status: 'FAILED', bytes: rep.bytes, verified: [], attempts: 0, error: error as DlaasError });
+        continue;
+      }
+      tasks.push({ did, bytes: rep.bytes, adler32: rep.adler32 ?? null, md5: rep.md5 ?? null, sources: orderSources(rep, prefer), relPath });
     }
     for (const u of urls) tasks.push({ did: undefined, url: u.url, bytes: u.bytes ?? null, adler32: null, md5: null, sources: [u.url], relPath: urlRelativePath(u) });
     uniquePaths(tasks);
-    const missing: FileManifest[] = files
-      .filter((f) => !found.has(formatDid(f)))
-      .map((f) => ({ did: f, status: 'NOT_AVAILABLE', bytes: null, verified: [], attempts: 0, error: new DlaasError(`no replica of ${formatDid(f)}`, {}, ErrorCode.notFound) }));
+    const missing: FileManifest[] = [
+      ...refused,
+      ...files
+        .filter((f) => !found.has(formatDid(f)))
+        .map((f): FileManifest => ({ did: f, status: 'NOT_AVAILABLE', bytes: null, verified: [], attempts: 0, error: new DlaasError(`no replica of ${formatDid(f)}`, {}, ErrorCode.notFound) })),
+    ];
     const progress = new DownloadProgress(tasks, missing.length, o.onProgress);
     for (const m of missing) progress.file(undefined, m);
     const context = {

@@ -284,6 +284,20 @@ describe('download mode', () => {
     await emu.seedDataset({ scope: 'user.ann', name: 'dup', rse: 'SITE_A', files: [{ name: 'img_1.fits', content: 'other' }] });
     await expect(lake.staging.stage(['user.jdoe:img_1.fits', 'user.ann:img_1.fits'], { mode: 'download', layout: 'flat', sink: memorySink() })).rejects.toMatchObject({ argument: 'layout' });
   });
+
+  it('a hostile file name in a dataset fails that file only; the others are staged', async () => {
+    const { lake, emu } = await setup();
+    await emu.seedDataset({ scope: 'user.jdoe', name: 'mixed', rse: 'SITE_A', files: [{ name: 'good.fits', content: 'SIMPLE  = T good' }, { name: 'sub/../../escape.fits', content: 'evil' }, { name: 'x.dlaas-part', content: 'reserved' }] });
+    const sink = memorySink();
+    const r = await lake.staging.stage(['user.jdoe:mixed'], { mode: 'download', sink });
+    const by = (n: string) => r.files.find((f) => f.did?.name === n);
+    expect(by('good.fits')).toMatchObject({ status: 'OK' });
+    expect(by('sub/../../escape.fits')).toMatchObject({ status: 'FAILED' });
+    expect(by('sub/../../escape.fits')?.error).toBeInstanceOf(InvalidArgumentError);
+    expect(by('sub/../../escape.fits')?.error?.message).toMatch(/cannot be used as a local path/);
+    expect(by('x.dlaas-part')).toMatchObject({ status: 'FAILED' });
+    expect([...sink.files.keys()]).toEqual(['user.jdoe/good.fits']);
+  });
 });
 
 describe('bad input', () => {
