@@ -21,6 +21,7 @@ export {
   wlcgDiscovery,
   type AutoDetectOptions,
   type Env,
+  type FileCandidateOptions,
   type FromJupyterHubOptions,
   type NodeSourceOptions,
   type WlcgDiscoveryOptions,

@@ -164,11 +164,13 @@ export class TokenExpiredError extends TokenValidationError {
  * if (e instanceof TokenSourceError && e.problem === 'malformed') console.error(`fix ${e.source}`);
  * ```
  */
-export type TokenSourceProblem = 'missing' | 'unreadable' | 'empty' | 'malformed' | 'unavailable';
+export type TokenSourceProblem = 'missing' | 'unreadable' | 'empty' | 'malformed' | 'unavailable' | 'insecure';
 
 /**
  * A token source could not give a token: the file is missing, unreadable or holds something that
- * is not a token, the variable is empty, the hub has no `auth_state`. The content is never quoted.
+ * is not a token, the variable is empty, the hub has no `auth_state`; or the file is `insecure`:
+ * owned by another user (it may have been planted) or open to group/others (the message says which,
+ * and what to do: remove it, or `chmod 600`). The content is never quoted.
  *
  * @example
  * ```ts
@@ -205,7 +207,7 @@ export class NoTokenError extends DlaasError {
 }
 
 /**
- * A token store failed to read, write or delete.
+ * A token store failed to read, write, delete or lock (or refused a file it cannot trust).
  *
  * @example
  * ```ts
@@ -213,9 +215,9 @@ export class NoTokenError extends DlaasError {
  * ```
  */
 export class TokenStoreError extends DlaasError {
-  /** `get`, `set` or `delete`. */
-  readonly operation: 'get' | 'set' | 'delete';
-  constructor(operation: 'get' | 'set' | 'delete', message: string, options: DlaasErrorOptions = {}) {
+  /** `get`, `set`, `delete` or `lock`. */
+  readonly operation: 'get' | 'set' | 'delete' | 'lock';
+  constructor(operation: 'get' | 'set' | 'delete' | 'lock', message: string, options: DlaasErrorOptions = {}) {
     super(message, options, ErrorCode.tokenStore);
     this.operation = operation;
   }

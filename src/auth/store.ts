@@ -5,6 +5,7 @@
  * store in `dlaas/node`.
  * @module
  */
+import { AbortError } from '../core/errors.js';
 import { TokenStoreError } from './errors.js';
 
 /**
@@ -26,6 +27,13 @@ export interface TokenStore {
   set(key: string, value: string): Promise<void>;
   /** Remove `key` (no error when it is absent). */
   delete(key: string): Promise<void>;
+  /**
+   * Optional: hold an exclusive lock on `key`, across every process sharing the store, until the
+   * returned function is called. An OIDC session holds it while it refreshes, re-reads the stored
+   * session under it, and so never spends a refresh token another process already rotated. Stores
+   * private to one process need not implement it (`fileStore` in `dlaas/node` does).
+   */
+  lock?(key: string, options?: { signal?: AbortSignal | undefined }): Promise<() => Promise<void>>;
 }
 
 /**
@@ -62,18 +70,24 @@ export interface WebStorageLike {
   removeItem(key: string): void;
 }
 
-/** @internal Wrap each operation of a store so that failures become {@link TokenStoreError}s without values. */
+/**
+ * @internal Wrap each operation of a store so that failures become {@link TokenStoreError}s without
+ * values (a `TokenStoreError` or `AbortError` thrown by the operation passes through unchanged).
+ */
 export function guardedStore(name: string, ops: TokenStore): TokenStore {
   const wrap =
-    <A extends unknown[], R>(op: 'get' | 'set' | 'delete', fn: (...a: A) => Promise<R>) =>
+    <A extends unknown[], R>(op: 'get' | 'set' | 'delete' | 'lock', fn: (...a: A) => Promise<R>) =>
     async (...a: A): Promise<R> => {
       try {
         return await fn(...a);
       } catch (cause) {
+        if (cause instanceof TokenStoreError || cause instanceof AbortError) throw cause;
         throw new TokenStoreError(op, `${name}: ${op} failed`, { cause });
       }
     };
-  return { get: wrap('get', ops.get), set: wrap('set', ops.set), delete: wrap('delete', ops.delete) };
+  const store: TokenStore = { get: wrap('get', ops.get), set: wrap('set', ops.set), delete: wrap('delete', ops.delete) };
+  if (ops.lock) store.lock = wrap('lock', ops.lock);
+  return store;
 }
 
 function globalMember<T>(name: string, what: string): T {

@@ -4,13 +4,14 @@
  * instances in `jupyter_server_config.json` — with the source of every value.
  * @module
  */
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import type { SourceTokenProvider } from '../auth/sources.js';
 import type { TokenWarning } from '../auth/errors.js';
 import { autoDetect, type Env } from './sources.js';
+import { FileCheckError, readTrusted } from './trusted-file.js';
 
 /**
  * How the extension makes data available.
@@ -232,12 +233,17 @@ async function exists(path: string): Promise<boolean> {
 }
 
 async function readJson(path: string): Promise<Record<string, unknown>> {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = await readFile(path, 'utf8');
+    // It decides where the token is sent (rucio_base_url) and read from (oidc_file_name): one that
+    // anybody may rewrite is refused. Its owner is not checked: images run the notebook under
+    // another uid than the one that wrote /etc/jupyter (docker-stacks' NB_UID).
+    text = (await readTrusted(path, { uid: null, deny: 0o002, maxBytes: 16 << 20 }))?.text;
   } catch (cause) {
+    if (cause instanceof FileCheckError && cause.problem === 'insecure') throw new ConfigError('configFile', `The Jupyter config file ${path} ${cause.message}`);
     throw new ConfigError('configFile', `Cannot read the Jupyter config file ${path}`, { cause });
   }
+  if (text === undefined) throw new ConfigError('configFile', `Cannot read the Jupyter config file ${path} (it does not exist)`);
   try {
     const doc: unknown = JSON.parse(text);
     if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('not an object');

@@ -3,13 +3,12 @@
  * @module
  */
 import { constants, createReadStream } from 'node:fs';
-import { lstat, mkdir, stat, open, readFile, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { lstat, mkdir, stat, open, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { DlaasError, ErrorCode, InvalidArgumentError } from '../core/errors.js';
-import { raceAbort } from '../staging/http.js';
 import { bookkeeping, checkedName, provenState, type DownloadSink, type ExpectedFile, type PartialState, type SinkFile, type StateRecord } from '../staging/sinks.js';
+import { acquireLock } from './lock-file.js';
 
 /** Options of {@link fileSink}. */
 export interface FileSinkOptions {
@@ -59,93 +58,6 @@ async function regularFile(path: string): Promise<{ size: number } | undefined> 
 
 const webStream = (path: string) => Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>;
 const uid = () => process.getuid?.();
-
-/** Whether the process `pid` lives (on this host); `undefined` when the runtime cannot tell (e.g. Deno without `--allow-run`). */
-function alive(pid: number): boolean | undefined {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code === 'ESRCH' ? false : code === 'EPERM' ? true : undefined;
-  }
-}
-
-/** This host's name, or a random stand-in where the runtime does not tell it (e.g. Deno without `--allow-sys`). */
-let thisHost: string | undefined;
-function hostName(): string {
-  if (thisHost === undefined) {
-    try {
-      thisHost = hostname();
-    } catch {
-      thisHost = `unknown-${crypto.randomUUID()}`;
-    }
-  }
-  return thisHost;
-}
-
-interface LockRecord {
-  pid: number;
-  host: string;
-  token: string;
-}
-
-const sleep = (ms: number, signal: AbortSignal | undefined) => raceAbort(new Promise<void>((r) => setTimeout(r, ms)), signal);
-
-/**
- * An exclusive lock file (`O_CREAT | O_EXCL | O_NOFOLLOW`) naming its holder. A lock whose holder is
- * gone (dead pid on this host, or no heartbeat for `staleAfter` from another host) is taken over:
- * it is first renamed to a private name, so two runs breaking it at once cannot both win.
- */
-async function acquireLock(path: string, o: { staleAfter: number; poll: number; signal: AbortSignal | undefined }): Promise<() => Promise<void>> {
-  const me: LockRecord = { pid: process.pid, host: hostName(), token: crypto.randomUUID() };
-  for (;;) {
-    if (o.signal?.aborted) await raceAbort(Promise.resolve(), o.signal);
-    try {
-      const h = await open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-      await h.writeFile(JSON.stringify(me));
-      await h.close();
-      // The heartbeat tells runs on other hosts (shared file systems) that the holder lives.
-      const beat = setInterval(() => void open(path, O_WRONLY | O_NOFOLLOW).then((x) => x.utimes(new Date(), new Date()).finally(() => x.close())).catch(() => {}), Math.max(1000, o.staleAfter / 4));
-      (beat as { unref?: () => void }).unref?.();
-      return async () => {
-        clearInterval(beat);
-        // Only remove the lock if it is still ours.
-        const now = await readFile(path, 'utf8').catch(() => '');
-        if (now === JSON.stringify(me)) await unlink(path).catch(() => {});
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    let st;
-    let holder: LockRecord | undefined;
-    try {
-      st = await lstat(path);
-      if (st.isSymbolicLink() || !st.isFile()) refuse(path, 'not a lock file dlaas made');
-      holder = JSON.parse(await readFile(path, 'utf8')) as LockRecord;
-    } catch (e) {
-      if (e instanceof DlaasError) throw e;
-      // Just released, or being written: look again.
-    }
-    // A holder on this host is judged by its pid; elsewhere (or when the pid cannot be checked) by its heartbeat.
-    const lives = holder && holder.host === me.host ? alive(holder.pid) : undefined;
-    const stale = lives !== undefined ? !lives : st !== undefined && Date.now() - st.mtimeMs > o.staleAfter;
-    if (stale && st) {
-      const aside = `${path}.${crypto.randomUUID()}`;
-      try {
-        await rename(path, aside);
-        const taken = await readFile(aside, 'utf8').catch(() => '');
-        // We moved someone else's fresh lock: put it back (it cannot have been replaced meanwhile without O_EXCL failing for them).
-        if (holder && taken !== JSON.stringify(holder)) await rename(aside, path).catch(() => {});
-        else await unlink(aside).catch(() => {});
-      } catch {
-        // Somebody else took it over first.
-      }
-      continue;
-    }
-    await sleep(o.poll, o.signal);
-  }
-}
 
 /**
  * Downloads into a directory, safely when several runs share it. For a file `name`:
@@ -204,7 +116,7 @@ export function fileSink(directory: string, options: FileSinkOptions = {}): Down
       const path = inside(root, relPath);
       const dir = await directoryOf(path);
       await regularFile(path);
-      const unlock = await acquireLock(join(dir, bookkeeping.lock(name)), { staleAfter, poll, signal });
+      const unlock = await acquireLock(join(dir, bookkeeping.lock(name)), { staleAfter, poll, signal, refuse });
       try {
         return await openLocked(dir, name, path, expected, unlock, durable);
       } catch (e) {

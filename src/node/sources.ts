@@ -4,13 +4,14 @@
  * chaining them in the order a DLaaS notebook expects.
  * @module
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { TokenSourceError } from '../auth/errors.js';
 import { RUCIO_TOKEN } from '../auth/claims.js';
 import { jupyterHubCandidate } from '../auth/jupyterhub.js';
 import { SourceTokenProvider, envCandidate, type SourceOptions, type TokenCandidate } from '../auth/sources.js';
+import { FileCheckError, effectiveUid, readTrusted } from './trusted-file.js';
 
 /**
  * An environment (`process.env` by default).
@@ -57,41 +58,60 @@ export interface NodeSourceOptions extends SourceOptions {
 }
 
 /**
+ * Options of {@link fileCandidate}.
+ *
+ * @example
+ * ```ts
+ * const candidate = fileCandidate('/run/secrets/token', { required: true } satisfies FileCandidateOptions);
+ * ```
+ */
+export interface FileCandidateOptions {
+  /** A missing file is a {@link TokenSourceError} `missing` (default: the candidate is skipped). */
+  required?: boolean | undefined;
+  /** The user the file must belong to (default: the effective user; root-owned files are accepted too). */
+  uid?: number | undefined;
+  /**
+   * Accept a file that group and others may read (never one they may write). Default `false`: like
+   * XRootD's token discovery, a token file must be private (mode 0600 or 0400).
+   */
+  readableByOthers?: boolean | undefined;
+}
+
+/**
  * A token file as a candidate. Missing: skipped, or {@link TokenSourceError} `missing` when
  * `required`; unreadable (permissions, a directory, too large): `unreadable`. Its fingerprint
  * (inode, mtime, size) lets the provider notice when the file is rewritten.
+ *
+ * A file another user could have planted or can read is refused with `insecure`, naming the file,
+ * the reason and the fix (the token is never read): owned by another user than `uid` (or root); a
+ * symbolic link in a directory others may write to (such as `/tmp`); readable or writable by group
+ * or others (`chmod 600`), unless `readableByOthers` (then only writable is refused). Not checked
+ * where the runtime has no user ids (Windows).
  *
  * @example
  * ```ts
  * const provider = new SourceTokenProvider(() => [fileCandidate('/run/secrets/token', { required: true })]);
  * ```
  */
-export function fileCandidate(path: string, options: { required?: boolean | undefined } = {}): TokenCandidate {
+export function fileCandidate(path: string, options: FileCandidateOptions = {}): TokenCandidate {
   const source = `file:${path}`;
   const fingerprint = (s: { ino: number; mtimeMs: number; ctimeMs: number; size: number }) => `${s.ino}:${s.mtimeMs}:${s.ctimeMs}:${s.size}`;
+  const trust = { uid: options.uid, deny: options.readableByOthers ? 0o022 : 0o077, maxBytes: MAX_TOKEN_FILE };
   return {
     source,
     async read() {
-      let info;
+      let read;
       try {
-        info = await stat(path);
+        read = await readTrusted(path, trust);
       } catch (error) {
-        const code = (error as { code?: string }).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') {
-          if (!options.required) return undefined;
-          throw new TokenSourceError(source, 'missing', 'does not exist');
-        }
-        throw new TokenSourceError(source, 'unreadable', `cannot be read (${code ?? 'error'})`, { cause: error });
+        if (!(error instanceof FileCheckError)) throw error;
+        throw new TokenSourceError(source, error.problem === 'too-large' ? 'malformed' : error.problem, error.message, { cause: error.cause });
       }
-      if (!info.isFile()) throw new TokenSourceError(source, 'unreadable', 'is not a regular file');
-      if (info.size > MAX_TOKEN_FILE) throw new TokenSourceError(source, 'malformed', `is too large for a token (${info.size} bytes)`);
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch (error) {
-        throw new TokenSourceError(source, 'unreadable', `cannot be read (${(error as { code?: string }).code ?? 'error'})`, { cause: error });
+      if (!read) {
+        if (!options.required) return undefined;
+        throw new TokenSourceError(source, 'missing', 'does not exist');
       }
-      return { text, version: fingerprint(info) };
+      return { text: read.text, version: fingerprint(read.stats) };
     },
     async probe() {
       try {
@@ -129,6 +149,10 @@ export function fromEnv(names: string | readonly string[] = DEFAULT_TOKEN_VARIAB
  * whenever the file changes — hubs rewrite it when they refresh the token. Missing, unreadable or
  * malformed files throw {@link TokenSourceError}; the content is never quoted.
  *
+ * The file must belong to the user (or root), and neither group nor others may write to it: else
+ * it is refused (`insecure`, see {@link fileCandidate}). Others may read it: the DLaaS hubs write
+ * this file with the default umask (mode 0644) inside the user's own single-user container.
+ *
  * @example
  * ```ts
  * import { fromFile } from 'dlaas/node';
@@ -137,7 +161,7 @@ export function fromEnv(names: string | readonly string[] = DEFAULT_TOKEN_VARIAB
  */
 export function fromFile(path?: string, options: NodeSourceOptions = {}): SourceTokenProvider {
   const file = path ?? envOf(options).RUCIO_OIDC_FILE_NAME ?? DEFAULT_TOKEN_FILE;
-  const candidate = fileCandidate(file, { required: true });
+  const candidate = fileCandidate(file, { required: true, readableByOthers: true });
   return new SourceTokenProvider(() => [candidate], { ...options, hint: `Write the token to ${file}.` });
 }
 
@@ -150,31 +174,36 @@ export function fromFile(path?: string, options: NodeSourceOptions = {}): Source
  * ```
  */
 export interface WlcgDiscoveryOptions extends NodeSourceOptions {
-  /** Effective user id for `bt_u<uid>` (default `process.geteuid()`). */
+  /** Effective user id for `bt_u<uid>`, and the user token files must belong to (default `process.geteuid()`). */
   uid?: number | undefined;
 }
 
 /**
  * @internal The WLCG bearer-token discovery order as candidates: `BEARER_TOKEN`; the file named by
  * `BEARER_TOKEN_FILE` (when set, the search ends there); `$XDG_RUNTIME_DIR/bt_u<uid>`; `/tmp/bt_u<uid>`.
+ * Every file must be private to `uid` (see {@link wlcgDiscovery}).
  */
 export function wlcgCandidates(env: Env, uid: number | undefined): TokenCandidate[] {
   const out = [envCandidate(env, 'BEARER_TOKEN')];
-  if (env.BEARER_TOKEN_FILE) return [...out, fileCandidate(env.BEARER_TOKEN_FILE, { required: true })];
+  if (env.BEARER_TOKEN_FILE) return [...out, fileCandidate(env.BEARER_TOKEN_FILE, { required: true, uid })];
   if (uid === undefined) return out;
-  if (env.XDG_RUNTIME_DIR) out.push(fileCandidate(join(env.XDG_RUNTIME_DIR, `bt_u${uid}`)));
-  out.push(fileCandidate(`/tmp/bt_u${uid}`));
+  if (env.XDG_RUNTIME_DIR) out.push(fileCandidate(join(env.XDG_RUNTIME_DIR, `bt_u${uid}`), { uid }));
+  out.push(fileCandidate(`/tmp/bt_u${uid}`, { uid }));
   return out;
-}
-
-function defaultUid(): number | undefined {
-  return process.geteuid?.() ?? process.getuid?.();
 }
 
 /**
  * WLCG bearer-token discovery (WLCG-AuthZ-WG/bearer-token-discovery): `BEARER_TOKEN`, then the
  * file in `BEARER_TOKEN_FILE`, then `$XDG_RUNTIME_DIR/bt_u$UID`, then `/tmp/bt_u$UID`; whitespace
  * stripped. Re-discovered on refresh; the file in use is re-read when it changes.
+ *
+ * Token files must be private, as XRootD's client requires for every location of the spec: a file
+ * owned by another user than `uid` (or root) — anyone can create `/tmp/bt_u$UID` first — or that
+ * group or others may read or write, or a symbolic link in a directory others may write to, is
+ * refused with a {@link TokenSourceError} `insecure` that names the file, why, and the fix (remove
+ * it, or `chmod 600`); its token is never used. This holds for the file `BEARER_TOKEN_FILE` names
+ * too: the variable picks the path, not who may have written the file (point it at a file of
+ * yours, mode 0600 or 0400; a symbolic link is followed there unless its directory is writable by others).
  *
  * @example
  * ```ts
@@ -184,7 +213,7 @@ function defaultUid(): number | undefined {
  * ```
  */
 export function wlcgDiscovery(options: WlcgDiscoveryOptions = {}): SourceTokenProvider {
-  const candidates = wlcgCandidates(envOf(options), options.uid ?? defaultUid());
+  const candidates = wlcgCandidates(envOf(options), options.uid ?? effectiveUid());
   return new SourceTokenProvider(() => candidates, { ...options, hint: 'Set BEARER_TOKEN or BEARER_TOKEN_FILE, or write the token to $XDG_RUNTIME_DIR/bt_u$UID or /tmp/bt_u$UID.' });
 }
 
@@ -266,7 +295,9 @@ export interface AutoDetectOptions extends WlcgDiscoveryOptions {
  *
  * Expired tokens are passed over (a spawn-time variable goes stale while the file is refreshed);
  * the whole chain is walked again at each refresh. Tokens are checked against {@link RUCIO_TOKEN}
- * (warnings only) unless `expect` says otherwise.
+ * (warnings only) unless `expect` says otherwise. Files another user may have planted or may
+ * change are passed over too, and their `insecure` error is thrown when no later source has a
+ * token (the hub files as in {@link fromFile}, the WLCG ones as in {@link wlcgDiscovery}).
  *
  * @example
  * ```ts
@@ -280,12 +311,12 @@ export async function autoDetect(options: AutoDetectOptions = {}): Promise<Sourc
   const envName = options.envName ?? env.RUCIO_OIDC_ENV_NAME ?? 'RUCIO_ACCESS_TOKEN';
   const fileNames = [...new Set([options.fileName ?? env.RUCIO_OIDC_FILE_NAME, options.defaultFile ?? DEFAULT_TOKEN_FILE].filter((f): f is string => !!f))];
   const vars = [envCandidate(env, envName)];
-  const files = fileNames.map((f) => fileCandidate(f));
+  const files = fileNames.map((f) => fileCandidate(f, { uid: options.uid, readableByOthers: true }));
   const hub = options.jupyterHub !== false ? hubSettings(env) : undefined;
   const candidates: TokenCandidate[] = [
     ...((options.oidcAuth ?? env.RUCIO_OIDC_AUTH) === 'file' ? [...files, ...vars] : [...vars, ...files]),
     ...(hub ? [jupyterHubCandidate({ ...hub, fetch: options.fetch })] : []),
-    ...wlcgCandidates(env, options.uid ?? defaultUid()).filter((c) => c.source !== `env:${envName}`),
+    ...wlcgCandidates(env, options.uid ?? effectiveUid()).filter((c) => c.source !== `env:${envName}`),
   ];
   const provider = new SourceTokenProvider(() => candidates, {
     ...options,

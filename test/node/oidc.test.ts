@@ -33,7 +33,12 @@ describe('fileStore', () => {
     expect(await store.get('k7')).toBe('v7');
     await store.delete('k7');
     expect(await store.get('k7')).toBeUndefined();
-    await chmod(path, 0o644); // someone loosened it: the next write restores 0600
+    await chmod(path, 0o644); // someone loosened it: refused (its refresh tokens may have leaked), saying how to fix it
+    const loose = await errorOf(store.set('k1', 'again'));
+    expect(loose).toBeInstanceOf(TokenStoreError);
+    expect(loose.message).toContain(`${path} is readable by group and others (mode 0644)`);
+    expect(loose.message).toContain(`chmod 600 ${path}`);
+    await chmod(path, 0o600);
     await store.set('k1', 'again');
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     for (let i = 0; i < 20; i++) await store.delete(`k${i}`);

@@ -114,10 +114,10 @@ describe('wlcgDiscovery', () => {
     const xdg = join(dir, 'xdg');
     await mkdir(xdg, { recursive: true });
     const btFile = join(dir, 'bt');
-    await writeFile(btFile, ` ${fresh2} `);
+    await writeFile(btFile, ` ${fresh2} `, { mode: 0o600 });
     const tmpFile = `/tmp/bt_u${UID}`;
-    await writeFile(join(xdg, `bt_u${UID}`), fresh);
-    await writeFile(tmpFile, fresh2);
+    await writeFile(join(xdg, `bt_u${UID}`), fresh, { mode: 0o600 });
+    await writeFile(tmpFile, fresh2, { mode: 0o600 });
     try {
       const env = { BEARER_TOKEN: fresh, BEARER_TOKEN_FILE: btFile, XDG_RUNTIME_DIR: xdg };
       const a = wlcgDiscovery({ env, uid: UID });

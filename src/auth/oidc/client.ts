@@ -469,6 +469,17 @@ export class OidcClient {
    * ```
    */
   async restoreSession(): Promise<OidcSession | undefined> {
+    const stored = await this.#loadStored();
+    return stored && new OidcSession(this.#backend, { grantType: stored.grantType, renewal: { kind: 'refresh' }, stored });
+  }
+
+  /** A secret-free summary. */
+  toJSON(): Record<string, unknown> {
+    return { issuer: this.issuer, clientId: this.clientId };
+  }
+
+  /** The session record of this client in the store, if any. */
+  async #loadStored(): Promise<StoredSession | undefined> {
     const raw = await this.#store.get(this.#storeKey);
     if (raw === undefined) return undefined;
     let stored: StoredSession;
@@ -478,12 +489,7 @@ export class OidcClient {
       throw new TokenStoreError('get', 'The stored OIDC session is corrupt', { cause });
     }
     if (stored.v !== 1 || stored.issuer !== this.issuer || stored.clientId !== this.clientId || typeof stored.refreshToken !== 'string') return undefined;
-    return new OidcSession(this.#backend, { grantType: stored.grantType, renewal: { kind: 'refresh' }, stored });
-  }
-
-  /** A secret-free summary. */
-  toJSON(): Record<string, unknown> {
-    return { issuer: this.issuer, clientId: this.clientId };
+    return stored;
   }
 
   #pendingKey(state: string): string {
@@ -556,6 +562,8 @@ export class OidcClient {
         if (record) await this.#store.set(this.#storeKey, JSON.stringify(record));
         else await this.#store.delete(this.#storeKey);
       },
+      load: () => this.#loadStored(),
+      lock: async (signal) => (this.#store.lock ? this.#store.lock(this.#storeKey, { signal }) : async () => {}),
       revoke: async (token, hint, signal) => {
         const as = await this.metadata({ signal });
         if (!as.revocation_endpoint) return;

@@ -19,6 +19,9 @@ import { RefreshingTokenProvider, type IssuedToken, type LoadContext, type Refre
  */
 export type OidcGrantType = 'authorization_code' | 'device_code' | 'client_credentials' | 'token_exchange' | 'refresh_token';
 
+/** A stored access token another process obtained is taken over only when it is valid this much longer. */
+const ADOPT_MARGIN_MS = 5_000;
+
 /** @internal How a session renews its access token. */
 export type Renewal =
   | { kind: 'refresh' }
@@ -35,6 +38,8 @@ export interface StoredSession {
   expiresAt?: number | undefined;
   refreshToken: string;
   scope?: string | undefined;
+  /** Identifies one login across refresh-token rotations (absent in records of older versions). */
+  sid?: string | undefined;
 }
 
 /** @internal The client side a session calls back into (built by `OidcClient`). */
@@ -47,6 +52,10 @@ export interface SessionBackend {
   clientCredentials(params: URLSearchParams, signal: AbortSignal): Promise<oauth.TokenEndpointResponse>;
   exchange(subjectToken: string, params: URLSearchParams, signal: AbortSignal): Promise<oauth.TokenEndpointResponse>;
   save(record: StoredSession | undefined): Promise<void>;
+  /** The session in the store now (another process sharing the store may have rotated it). */
+  load(): Promise<StoredSession | undefined>;
+  /** Hold the store's lock on the session (no-op for stores without `lock`); resolves to its release. */
+  lock(signal: AbortSignal): Promise<() => Promise<void>>;
   revoke(token: string, hint: 'refresh_token' | 'access_token', signal?: AbortSignal): Promise<void>;
 }
 
@@ -90,6 +99,8 @@ export class OidcSession extends RefreshingTokenProvider {
   #accessToken = '';
   #refreshToken: string | undefined;
   #scope: string[] = [];
+  /** The login this session continues (see {@link StoredSession.sid}). */
+  readonly #sid: string | undefined;
 
   /** @internal Sessions are made by `OidcClient`. */
   constructor(backend: SessionBackend, init: SessionInit) {
@@ -101,6 +112,7 @@ export class OidcSession extends RefreshingTokenProvider {
     this.grantType = init.grantType;
     this.idTokenClaims = init.idTokenClaims;
     this.#renewal = renewal;
+    this.#sid = init.stored ? init.stored.sid : crypto.randomUUID();
     if (init.stored) {
       this.#refreshToken = init.stored.refreshToken;
       registerSecret(this.#refreshToken);
@@ -140,6 +152,7 @@ export class OidcSession extends RefreshingTokenProvider {
       expiresAt: this.expiresAt?.getTime(),
       refreshToken: this.#refreshToken,
       scope: this.#scope.join(' ') || undefined,
+      sid: this.#sid,
     });
   }
 
@@ -162,18 +175,19 @@ export class OidcSession extends RefreshingTokenProvider {
     return { issuer: this.issuer, clientId: this.clientId, grantType: this.grantType, scope: this.#scope, expiresAt: this.expiresAt?.toISOString(), hasRefreshToken: this.hasRefreshToken };
   }
 
-  protected override async load({ signal }: LoadContext): Promise<IssuedToken> {
+  protected override async load({ signal, previous }: LoadContext): Promise<IssuedToken> {
     const renewal = this.#renewal;
-    let response: oauth.TokenEndpointResponse;
     if (renewal?.kind === 'refresh' && this.#refreshToken) {
+      // Processes sharing the store refresh one at a time, each starting from what the store holds.
+      const release = await this.#backend.lock(signal);
       try {
-        response = await this.#backend.refresh(this.#refreshToken, signal);
-      } catch (error) {
-        // A refresh token the issuer no longer accepts is dead: drop it from the store.
-        if (error instanceof OAuthError && error.oauthCode === 'invalid_grant') await this.#backend.save(undefined).catch(() => {});
-        throw error;
+        return await this.#refreshShared(previous?.token, signal);
+      } finally {
+        await release();
       }
-    } else if (renewal?.kind === 'client_credentials') {
+    }
+    let response: oauth.TokenEndpointResponse;
+    if (renewal?.kind === 'client_credentials') {
       response = await this.#backend.clientCredentials(renewal.params, signal);
     } else if (renewal?.kind === 'token_exchange') {
       response = await this.#backend.exchange(await renewal.subject.getToken({ signal }), renewal.params, signal);
@@ -184,6 +198,53 @@ export class OidcSession extends RefreshingTokenProvider {
     this.#accessToken = issued.token;
     await this.persist();
     return issued;
+  }
+
+  /**
+   * Refresh with the refresh token (under the store's lock). A refresh token is spent at most once:
+   * when another process sharing the store already rotated it, its tokens are taken over instead.
+   * On `invalid_grant` the store is read again, and the session is deleted from it only when it
+   * still holds the refresh token the issuer refused.
+   */
+  async #refreshShared(replacing: string | undefined, signal: AbortSignal): Promise<IssuedToken> {
+    for (let attempt = 0; ; attempt++) {
+      const adopted = await this.#adoptStored(replacing);
+      if (adopted) return adopted;
+      const spent = this.#refreshToken!;
+      let response: oauth.TokenEndpointResponse;
+      try {
+        response = await this.#backend.refresh(spent, signal);
+      } catch (error) {
+        if (!(error instanceof OAuthError && error.oauthCode === 'invalid_grant')) throw error;
+        const stored = await this.#backend.load().catch(() => undefined);
+        // Rotated meanwhile by a process that does not lock (an older client, a store without `lock`): start again from its token, once.
+        if (stored && stored.refreshToken !== spent && attempt === 0) continue;
+        // The refresh token the issuer refused is dead: drop it from the store, unless the store already holds another.
+        if (stored?.refreshToken === spent) await this.#backend.save(undefined).catch(() => {});
+        throw error;
+      }
+      const issued = this.#absorb(response);
+      await this.persist();
+      return issued;
+    }
+  }
+
+  /**
+   * Take over the refresh token another process stored for the same login (it rotated ours), and
+   * its access token unless that is the one being replaced or about to expire; `undefined` when a
+   * refresh is needed. A stored session of another login is not taken over.
+   */
+  async #adoptStored(replacing: string | undefined): Promise<IssuedToken | undefined> {
+    const stored = await this.#backend.load();
+    if (!stored || stored.sid !== this.#sid || stored.refreshToken === this.#refreshToken) return undefined;
+    registerSecret(stored.refreshToken);
+    registerSecret(stored.accessToken);
+    this.#refreshToken = stored.refreshToken;
+    if (stored.scope) this.#scope = stored.scope.split(' ').filter(Boolean);
+    const expiresAt = stored.expiresAt === undefined ? undefined : new Date(stored.expiresAt);
+    if (!stored.accessToken || stored.accessToken === replacing || (expiresAt && expiresAt.getTime() - this.#backend.now() < ADOPT_MARGIN_MS)) return undefined;
+    this.#accessToken = stored.accessToken;
+    return { token: stored.accessToken, expiresAt };
   }
 
   #absorb(response: oauth.TokenEndpointResponse): IssuedToken {
