@@ -1,7 +1,8 @@
 /**
  * Global setup of the test run (vitest `globalSetup`): gives the reliability and fuzz suites a ledger
  * directory of their own in the OS temp dir, and when the whole run is over prints their summary
- * table to stdout (only when some of those suites ran). See `reliability-ledger.ts`.
+ * table to stdout (only when some of those suites ran), and fails the run if any secret was found.
+ * See `reliability-ledger.ts`.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,5 +81,8 @@ export default function setup(): () => void {
     rmSync(dir, { recursive: true, force: true });
     if (ledgers.length === 0) return;
     process.stdout.write(`\n${summaryTable(ledgers)}\n`);
+    // Each file already failed on its own hits (useLedger); this also fails the run for any ledger written without it.
+    const found = ledgers.reduce((n, l) => n + l.secretsFound, 0);
+    if (found > 0) throw new Error(`secret scan: ${found} secret(s) found (see SECRET HITS above)`);
   };
 }
