@@ -30,6 +30,7 @@ export const ErrorCode = {
   aborted: 'DLAAS_ABORTED',
   responseValidation: 'DLAAS_RESPONSE_VALIDATION',
   stream: 'DLAAS_STREAM',
+  responseTooLarge: 'DLAAS_RESPONSE_TOO_LARGE',
   checksumMismatch: 'DLAAS_CHECKSUM_MISMATCH',
   uploadFailed: 'DLAAS_UPLOAD_FAILED',
   unverified: 'DLAAS_UNVERIFIED',
@@ -332,6 +333,26 @@ export class TimeoutError extends ConnectionError {
   }
 }
 
+/**
+ * The server answered with a redirect the runtime does not disclose (browsers: an opaque response to
+ * `redirect: 'manual'`), and the SDK could not find out without the credentials where it goes, so it
+ * did not follow it: the token (or password, or cookie) would have gone wherever it points. Configure
+ * the URL the redirect leads to. `host` is the host that redirected.
+ */
+export class HiddenRedirectError extends ConnectionError {
+  /** The host that answered with the redirect. */
+  readonly host: string;
+  constructor(ctx: RequestContext & { reason?: string | undefined }) {
+    const u = new URL(String(ctx.url));
+    super(
+      ctx,
+      `${ctx.service} ${ctx.method} ${u.pathname}: ${u.host} answered with a redirect the browser does not disclose; it was not followed with the credentials, which would go wherever it points` +
+        `${ctx.reason ? ` (${ctx.reason})` : ''}. Configure the URL it redirects to`,
+    );
+    this.host = u.host;
+  }
+}
+
 /** The caller's `AbortSignal` fired. */
 export class AbortError extends DlaasError {
   constructor(message = 'The operation was aborted', options: DlaasErrorOptions = {}) {
@@ -366,6 +387,43 @@ export class StreamError extends DlaasError {
     super(`${options.endpoint ? `${options.endpoint}: ` : ''}NDJSON line ${line}: ${message}`, options, ErrorCode.stream);
     this.line = line;
     this.endpoint = options.endpoint;
+  }
+}
+
+/** The size limit a {@link ResponseTooLargeError} hit: a key of the clients' `limits` option. */
+export type ResponseLimit = 'maxLineBytes' | 'maxBodyBytes';
+
+/**
+ * A response went over a size limit: one NDJSON line over `limits.maxLineBytes`, or a JSON/text body
+ * over `limits.maxBodyBytes`, counted in decoded bytes (after `Content-Encoding`). Reading stopped at
+ * the limit and the response was cancelled; raise the limit in the client options if the data is legitimate.
+ */
+export class ResponseTooLargeError extends DlaasError {
+  /** The limit that was hit, e.g. `maxBodyBytes`. */
+  readonly limit: ResponseLimit;
+  /** The limit's value in bytes. */
+  readonly maxBytes: number;
+  /** Host of the server that sent the response (`unknown host` when the parser was given no URL). */
+  readonly host: string;
+  /** `METHOD /path` of the endpoint, when known. */
+  readonly endpoint: string | undefined;
+  /** 1-based NDJSON line number, for `maxLineBytes`. */
+  readonly line: number | undefined;
+  constructor(init: { limit: ResponseLimit; maxBytes: number; url?: string | undefined; endpoint?: string | undefined; line?: number | undefined }) {
+    const host = URL.canParse(init.url ?? '') ? new URL(init.url as string).host : 'unknown host';
+    const what = init.line === undefined ? 'the response body' : `NDJSON line ${init.line}`;
+    const size = init.maxBytes % 1048576 === 0 ? `${init.maxBytes / 1048576} MiB` : `${init.maxBytes} bytes`;
+    super(
+      `${init.endpoint ? `${init.endpoint} ` : ''}from ${host}: ${what} is larger than limits.${init.limit} (${size}, decoded); ` +
+        `reading stopped. If the server legitimately sends more, raise \`limits: { ${init.limit} }\` in the client options`,
+      {},
+      ErrorCode.responseTooLarge,
+    );
+    this.limit = init.limit;
+    this.maxBytes = init.maxBytes;
+    this.host = host;
+    this.endpoint = init.endpoint;
+    this.line = init.line;
   }
 }
 

@@ -8,7 +8,10 @@
  *
  * @module
  */
-import { AbortError, ConnectionError, DlaasError, StreamError, TimeoutError, excerptOf, type ServiceName } from './errors.js';
+import { AbortError, ConnectionError, DlaasError, ResponseTooLargeError, StreamError, TimeoutError, excerptOf, type ServiceName } from './errors.js';
+
+/** Default of {@link NdjsonOptions.maxLineBytes}: 16 MiB. */
+export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
 
 /** Options for {@link parseNdjson}. */
 export interface NdjsonOptions<T> {
@@ -24,6 +27,11 @@ export interface NdjsonOptions<T> {
   idleTimeoutMs?: number | undefined;
   /** Context for connection errors raised while reading. */
   request?: { service: ServiceName; method: string; url: string };
+  /**
+   * Longest line accepted, in (decoded) bytes; default {@link DEFAULT_MAX_LINE_BYTES} (16 MiB). A longer
+   * line throws a {@link ResponseTooLargeError} as soon as it is known to be too long, so memory stays bounded.
+   */
+  maxLineBytes?: number | undefined;
 }
 
 /** What {@link parseNdjson} reads: a byte stream, a whole `Response`, or `null` (no body). */
@@ -36,6 +44,7 @@ export type NdjsonSource = ReadableStream<Uint8Array> | Response | null;
  * - A last line without a trailing newline is parsed.
  * - Blank lines are skipped; bare JSON strings (`"name"`) are valid values.
  * - A line that is not JSON, or a stream that ends inside a value, throws a {@link StreamError} with the line number.
+ * - A line longer than `maxLineBytes` (default 16 MiB) throws a {@link ResponseTooLargeError} without being buffered whole.
  * - Leaving a `for await` loop early cancels the body (and calls `onCancel`).
  *
  * @example
@@ -58,7 +67,8 @@ const BLANK: unique symbol = Symbol('blank line');
 export async function* ndjsonBatches<T = unknown>(source: NdjsonSource, options: NdjsonOptions<T> = {}): AsyncGenerator<T[], void, undefined> {
   const body = source instanceof Response ? source.body : source;
   if (!body) return;
-  const { map, endpoint, signal, onCancel, idleTimeoutMs, request } = options;
+  const { map, endpoint, signal, onCancel, idleTimeoutMs, request, maxLineBytes = DEFAULT_MAX_LINE_BYTES } = options;
+  const tooLong = (lineNo: number) => new ResponseTooLargeError({ limit: 'maxLineBytes', maxBytes: maxLineBytes, url: request?.url, endpoint, line: lineNo });
   const reader = body.getReader();
   // Lines are cut from the bytes ("\n" never occurs inside a UTF-8 sequence) and decoded one by one,
   // so no chunk-sized string stays alive while its lines are parsed. The BOM is dropped by hand, at
@@ -115,6 +125,7 @@ export async function* ndjsonBatches<T = unknown>(source: NdjsonSource, options:
       const last = bytes.lastIndexOf(10);
       if (last < 0) {
         // No line ends here: keep a copy (the reader may reuse its buffer).
+        if (pendingBytes + bytes.length > maxLineBytes) throw tooLong(line + 1);
         pending.push(bytes.slice());
         pendingBytes += bytes.length;
         continue;
@@ -126,6 +137,7 @@ export async function* ndjsonBatches<T = unknown>(source: NdjsonSource, options:
         if (pendingBytes > 0) {
           // The line begun in earlier chunks ends here.
           const nl = bytes.indexOf(10);
+          if (pendingBytes + nl > maxLineBytes) throw tooLong(line + 1);
           pending.push(bytes.subarray(0, nl));
           const joined = concat(pending, pendingBytes + nl);
           pending = [];
@@ -136,8 +148,10 @@ export async function* ndjsonBatches<T = unknown>(source: NdjsonSource, options:
           if (item !== BLANK) batch.push(item);
         }
         // Every other line that ends in this chunk, decoded at once: a newline byte never occurs
-        // inside a UTF-8 sequence, so the block is complete.
-        const text = from > last ? '' : decode(bytes.subarray(from, last + 1), line + 1, false);
+        // inside a UTF-8 sequence, so the block is complete. It stops before a line that is too long.
+        const over = last - from > maxLineBytes ? overlongLine(bytes, from, last, maxLineBytes) : -1;
+        const end = over < 0 ? last + 1 : over;
+        const text = from >= end ? '' : decode(bytes.subarray(from, end), line + 1, false);
         let start = 0;
         for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
           line++;
@@ -147,12 +161,14 @@ export async function* ndjsonBatches<T = unknown>(source: NdjsonSource, options:
           const item = parseLine(lineText, line, false);
           if (item !== BLANK) batch.push(item);
         }
+        if (over >= 0) throw tooLong(line + 1);
       } catch (error) {
         failure = error;
       }
       if (batch.length > 0) yield batch;
       if (failure !== undefined) throw failure;
       if (last + 1 < bytes.length) {
+        if (bytes.length - last - 1 > maxLineBytes) throw tooLong(line + 1);
         pending.push(bytes.slice(last + 1));
         pendingBytes += bytes.length - last - 1;
       }
@@ -181,6 +197,16 @@ function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
     at += p.length;
   }
   return out;
+}
+
+/** Byte offset of the first line in `bytes[from..last]` (which ends with a newline) longer than `max` bytes, or -1. */
+function overlongLine(bytes: Uint8Array, from: number, last: number, max: number): number {
+  for (let start = from; start <= last; ) {
+    const nl = bytes.indexOf(10, start);
+    if (nl - start > max) return start;
+    start = nl + 1;
+  }
+  return -1;
 }
 
 function isBlank(s: string): boolean {

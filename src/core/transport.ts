@@ -17,7 +17,9 @@ import {
   AbortError,
   ConnectionError,
   DlaasError,
+  HiddenRedirectError,
   InvalidArgumentError,
+  ResponseTooLargeError,
   ResponseValidationError,
   TimeoutError,
   UnauthenticatedError,
@@ -27,7 +29,7 @@ import {
   registerSecret,
   type ServiceName,
 } from './errors.js';
-import { ndjsonBatches } from './ndjson.js';
+import { DEFAULT_MAX_LINE_BYTES, ndjsonBatches } from './ndjson.js';
 import { toTokenProvider, type TokenProvider, type TokenSource } from './token.js';
 import { validate, validator, type Schema } from './validate.js';
 
@@ -82,7 +84,29 @@ export interface TransportOptions {
   totalTimeout?: number | false | undefined;
   /** Retry policy. */
   retry?: RetryPolicy | undefined;
+  /** Size limits on what is read from a response (defaults: 16 MiB per NDJSON line, 64 MiB per JSON/text body). */
+  limits?: ResponseLimits | undefined;
 }
+
+/**
+ * Size limits on responses, in bytes after decoding (`Content-Encoding: gzip` counts inflated bytes,
+ * so a compressed bomb stops at the limit). Going over one throws a {@link ResponseTooLargeError}
+ * naming it; `Infinity` lifts a limit. Downloads of file contents (`request()`) are not limited.
+ *
+ * @example
+ * ```ts
+ * const rucio = new RucioClient({ baseUrl, token, limits: { maxBodyBytes: 256 * 1024 * 1024 } });
+ * ```
+ */
+export interface ResponseLimits {
+  /** Longest line of a streamed (NDJSON) listing; default 16 MiB. Listings themselves are unbounded. */
+  maxLineBytes?: number | undefined;
+  /** Largest JSON or text body (`json()`, `text()`); default 64 MiB. */
+  maxBodyBytes?: number | undefined;
+}
+
+/** Default of {@link ResponseLimits.maxBodyBytes}: 64 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 /** A request, described. */
 export interface RequestSpec {
@@ -101,7 +125,13 @@ export interface RequestSpec {
   idempotent?: boolean | undefined;
   /** Send credentials (default true when the transport has auth). */
   auth?: boolean | undefined;
-  /** Redirects: by default followed by the transport (same origin keeps credentials, another origin drops them); `manual` returns the 3xx. */
+  /**
+   * Redirects: followed by the transport itself, never by the runtime with credentials (same origin
+   * keeps them, another origin drops them; `follow` and `error` mean the same). `manual` returns the
+   * 3xx — in browsers, which hide redirects, the opaque response (`type` `opaqueredirect`, status 0).
+   * A redirect a browser hides is followed without credentials, which are sent again only when it
+   * ends on the same origin; a non-idempotent request with credentials gets a `ConnectionError`.
+   */
   redirect?: RequestRedirect | undefined;
   /** Extra statuses to treat as success (e.g. 206 on `/auth/userpass`). */
   okStatuses?: readonly number[] | undefined;
@@ -168,11 +198,15 @@ export class Transport {
   readonly #authHeader: string;
   readonly #authScheme: string | null;
   readonly #options: TransportOptions;
+  readonly #maxLineBytes: number;
+  readonly #maxBodyBytes: number;
 
   constructor(options: TransportOptions) {
     this.service = options.service;
     this.baseUrl = normaliseBase(options.baseUrl, options.service);
     this.#options = options;
+    this.#maxLineBytes = sizeLimit(options.limits?.maxLineBytes, DEFAULT_MAX_LINE_BYTES, 'maxLineBytes');
+    this.#maxBodyBytes = sizeLimit(options.limits?.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
     this.#provider = options.auth ? toTokenProvider(options.auth.token) : undefined;
     this.#authHeader = options.auth?.header ?? 'Authorization';
     this.#authScheme = options.auth?.scheme !== undefined ? options.auth.scheme : this.#authHeader.toLowerCase() === 'authorization' ? 'Bearer' : null;
@@ -230,12 +264,18 @@ export class Transport {
     let withAuth = spec.auth !== false && this.#provider !== undefined;
     for (let hop = 0; ; hop++) {
       const res = await this.#attempt(current, url, withAuth);
-      if (!REDIRECT.has(res.status) || current.redirect === 'manual') {
-        if (res.type === 'opaqueredirect') {
-          // Browsers hide the Location of manual redirects: let the browser follow (CORS rules apply there).
-          const followed = await this.#attempt({ ...current, redirect: 'follow' }, url, withAuth);
-          return guard ? this.#guardBody(followed, current, url, started) : followed;
+      if (res.type === 'opaqueredirect' && current.redirect !== 'manual') {
+        // A browser hid the redirect: never let it follow with the credentials (see #hiddenRedirect).
+        if (hop >= 5) throw new ConnectionError({ service: this.service, method: current.method, url: url.toString() }, `${this.service} ${current.method} ${url.pathname}: too many redirects`);
+        const next = await this.#hiddenRedirect(current, url, withAuth);
+        if (next instanceof URL) {
+          current = { ...current, path: '', query: undefined };
+          url = next;
+          continue;
         }
+        return guard ? this.#guardBody(next, current, next.url ? new URL(next.url) : url, started) : next;
+      }
+      if (!REDIRECT.has(res.status) || current.redirect === 'manual') {
         return guard ? this.#guardBody(res, current, url, started) : res;
       }
       const location = res.headers.get('Location');
@@ -251,6 +291,56 @@ export class Transport {
       current = { ...current, method, headers, ...(method === 'GET' ? { json: undefined, body: undefined } : {}), path: '', query: undefined };
       url = next;
     }
+  }
+
+  /**
+   * A redirect the runtime hid: browsers answer `redirect: 'manual'` with an opaque response (no
+   * status, no `Location`), so where it points is unknown. Letting the browser follow it with the
+   * credentials would hand them to any origin: browsers drop `Authorization` on a cross-origin hop,
+   * but keep custom headers (`X-Rucio-Auth-Token`, `X-Rucio-Password`) and send the host's cookies.
+   * So the credentials never ride a redirect the transport cannot see:
+   * - the request is sent again with no credential at all (no token, no secret-looking header,
+   *   `credentials: 'omit'`) and the browser follows the redirect;
+   * - when it was redirected to the origin the credentials belong to (`Response.url`, e.g. a
+   *   trailing-slash fix), that URL is returned, and the caller requests it again with the
+   *   credentials (without following redirects);
+   * - when it was redirected to another origin, the anonymous answer is the answer, as for a visible
+   *   redirect to another origin;
+   * - when it was not redirected at all (the server redirects only authenticated requests, like
+   *   Rucio's `whoami`), or the request is not idempotent (or has a stream body) and carries
+   *   credentials, where it goes cannot be learnt safely: {@link HiddenRedirectError} naming the host.
+   */
+  async #hiddenRedirect(spec: RequestSpec, url: URL, withAuth: boolean): Promise<Response | URL> {
+    const ctx = { service: this.service, method: spec.method, url: url.toString() };
+    const carried = withAuth || this.#options.credentials === 'include' || Object.keys({ ...this.#options.headers, ...spec.headers }).some((k) => this.#isSecretHeader(k));
+    const idempotent = spec.idempotent ?? IDEMPOTENT.has(spec.method);
+    if (spec.body instanceof ReadableStream) throw new HiddenRedirectError({ ...ctx, reason: 'a stream body cannot be sent again' });
+    if (carried && !idempotent) throw new HiddenRedirectError({ ...ctx, reason: `a ${spec.method} is not sent again to find out` });
+    let res: Response | undefined;
+    let failure: unknown;
+    try {
+      res = await this.#send(spec, url, undefined, true);
+    } catch (error) {
+      if (!(error instanceof HTTPError)) throw mapError(error, ctx, spec);
+      failure = error;
+    }
+    const answer = res ?? (failure as HTTPError).response;
+    if (carried && !answer.redirected) {
+      await res?.body?.cancel().catch(() => {});
+      throw new HiddenRedirectError({ ...ctx, reason: 'it redirects only requests that carry them' });
+    }
+    const final = URL.canParse(answer.url) ? new URL(answer.url) : undefined;
+    if (carried && final?.origin === url.origin) {
+      await res?.body?.cancel().catch(() => {});
+      return final;
+    }
+    if (failure) throw mapError(failure, final ? { ...ctx, url: final.toString() } : ctx, spec);
+    return answer;
+  }
+
+  /** A header that must never reach another origin: the auth header, tokens, passwords, cookies. */
+  #isSecretHeader(name: string): boolean {
+    return SECRET_HEADER.test(name) || name.toLowerCase() === this.#authHeader.toLowerCase();
   }
 
   /**
@@ -329,6 +419,15 @@ export class Transport {
   }
 
   /**
+   * @internal Read the body of a response from {@link Transport.request} as text, as `json()` and
+   * `text()` do: strict UTF-8 (invalid bytes are a {@link ResponseValidationError}, never U+FFFD) and
+   * at most `limits.maxBodyBytes` decoded bytes ({@link ResponseTooLargeError}).
+   */
+  readText(res: Response, spec: RequestSpec): Promise<string> {
+    return readText(res, spec, this.service, this.#maxBodyBytes, res.url || this.url(spec.path, spec.query).toString());
+  }
+
+  /**
    * Send and read the whole body. A body that breaks off (connection reset or closed early) is
    * retried like a failed attempt when the request is idempotent: nothing of it was handed out yet.
    * A stalled body ({@link TimeoutError}) is not retried, like a stalled attempt.
@@ -343,7 +442,7 @@ export class Transport {
     for (let attempt = 0; ; attempt++) {
       const res = await this.request(current);
       try {
-        return await readText(res, current, this.service);
+        return await this.readText(res, current);
       } catch (error) {
         if (attempt >= limit || !(error instanceof ConnectionError) || error instanceof TimeoutError || spec.signal?.aborted) throw error;
         const delay = Math.min(retry.backoffLimit ?? 10_000, (retry.baseDelay ?? 250) * 2 ** attempt);
@@ -392,6 +491,7 @@ export class Transport {
           endpoint,
           signal: spec.signal,
           idleTimeoutMs: spec.idleTimeout ?? 120_000,
+          maxLineBytes: self.#maxLineBytes,
           request: { service: self.service, method: spec.method, url },
           onCancel: () => controller.abort(),
           ...(schema ? { map: validator(schema, endpoint) } : {}),
@@ -417,18 +517,22 @@ export class Transport {
     return token;
   }
 
-  async #send(spec: RequestSpec, url: URL, token: string | undefined): Promise<Response> {
+  /** One request; `anonymous`: without any credential, redirects followed by the runtime (see #hiddenRedirect). */
+  async #send(spec: RequestSpec, url: URL, token: string | undefined, anonymous = false): Promise<Response> {
     const headers = new Headers(this.#options.headers);
     for (const [k, v] of Object.entries(spec.headers ?? {})) headers.set(k, v);
     for (const [k, v] of headers) if (/password|token|authorization|secret/i.test(k)) registerSecret(v.replace(/^Bearer\s+/i, ''));
+    if (anonymous) for (const k of [...headers.keys()]) if (this.#isSecretHeader(k)) headers.delete(k);
     if (spec.accept) headers.set('Accept', spec.accept);
     if (token !== undefined) headers.set(this.#authHeader, this.#authScheme ? `${this.#authScheme} ${token}` : token);
     const retryable = spec.idempotent ?? IDEMPOTENT.has(spec.method);
     const opts: KyOptions = {
       method: spec.method,
       headers,
-      // Redirects are followed by request() itself, so credentials never cross origins.
-      redirect: spec.redirect === 'follow' ? 'follow' : 'manual',
+      // Redirects are followed by request() itself, so credentials never cross origins. The runtime
+      // follows only a request that carries none (a runtime keeps custom headers on a cross-origin hop).
+      redirect: anonymous ? 'follow' : 'manual',
+      ...(anonymous ? { credentials: 'omit' as const } : {}),
       retry: {
         methods: retryable ? [spec.method.toLowerCase()] : [],
         ...(retryable ? {} : { limit: 0 }),
@@ -442,6 +546,13 @@ export class Transport {
     };
     return this.#ky(url, opts);
   }
+}
+
+/** A size limit from the options: a positive number (`Infinity` lifts it), else the default. */
+function sizeLimit(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0)) throw new InvalidArgumentError(`limits.${name}`, `limits.${name} must be a positive number of bytes (or Infinity), got ${String(value)}`);
+  return value;
 }
 
 function normaliseBase(base: string | URL, service: ServiceName): string {
@@ -464,10 +575,34 @@ export function endpointOf(spec: Pick<RequestSpec, 'method' | 'path'>): string {
   return `${spec.method} /${spec.path.replace(/^\/+/, '').split('?')[0]}`;
 }
 
-async function readText(res: Response, spec: RequestSpec, service: ServiceName): Promise<string> {
+/**
+ * The body as text, decoded as it streams: strictly UTF-8, and cancelled as soon as more than
+ * `maxBytes` decoded bytes arrived, so memory never holds more than the limit.
+ */
+async function readText(res: Response, spec: RequestSpec, service: ServiceName, maxBytes: number, url: string): Promise<string> {
+  const reader = res.body?.getReader();
+  if (!reader) return '';
+  const endpoint = endpointOf(spec);
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const utf8 = (bytes?: Uint8Array): string => {
+    try {
+      return bytes ? decoder.decode(bytes, { stream: true }) : decoder.decode();
+    } catch (cause) {
+      // Never U+FFFD in place of bad bytes: a DID name must not silently change.
+      throw new ResponseValidationError(endpoint, '', 'is not valid UTF-8 text', new TextDecoder().decode(bytes?.subarray(0, 80)), { cause });
+    }
+  };
+  let text = '';
+  let size = 0;
   try {
-    return await res.text();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      size += r.value.byteLength;
+      if (size > maxBytes) throw new ResponseTooLargeError({ limit: 'maxBodyBytes', maxBytes, url, endpoint });
+      text += utf8(r.value);
+    }
+    return text + utf8();
   } catch (cause) {
+    reader.cancel().catch(() => {});
     if (spec.signal?.aborted) throw new AbortError(undefined, { cause: spec.signal.reason });
     if (cause instanceof DlaasError) throw cause;
     throw new ConnectionError({ service, method: spec.method, url: res.url, cause }, `${service} ${endpointOf(spec)}: connection lost while reading the response body`);

@@ -10,7 +10,7 @@
  */
 import * as z from 'zod/mini';
 import { path } from '../core/did.js';
-import { ConnectionError, DlaasError, NotFoundError, ResponseValidationError, apiErrorFrom, parseRucioErrorBody, registerSecret } from '../core/errors.js';
+import { NotFoundError, ResponseValidationError, apiErrorFrom, parseRucioErrorBody, registerSecret } from '../core/errors.js';
 import type { CallOptions, RequestSpec, Transport } from '../core/transport.js';
 import { callSpec, endpointOf } from '../core/transport.js';
 import { validate, type Schema } from '../core/validate.js';
@@ -98,15 +98,10 @@ export class EsapApi {
     const res = await this.transport.request(
       session ? { ...spec, headers: { ...spec.headers, 'X-Requested-With': 'XMLHttpRequest' }, redirect: 'manual', okStatuses: [403] } : spec,
     );
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (cause) {
-      // A stalled body is the transport's TimeoutError: keep it (and any other typed error) as it is.
-      if (cause instanceof DlaasError) throw cause;
-      throw new ConnectionError({ service: this.transport.service, method: spec.method, url: res.url, cause }, `esap ${endpointOf(spec)}: connection lost while reading the response body`);
-    }
-    if (res.status >= 300 && res.status < 400) throw new EsapSessionExpiredError(res.headers.get('Location') ?? undefined);
+    // Bounded by limits.maxBodyBytes, strict UTF-8; a lost connection is a ConnectionError, a stall the transport's TimeoutError.
+    const text = await this.transport.readText(res, spec);
+    // A browser hides the redirect (opaque, status 0): it is the same answer, without the Location.
+    if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400)) throw new EsapSessionExpiredError(res.headers.get('Location') ?? undefined);
     if (res.status === 403) {
       const refresh = res.headers.get('refresh_url') ?? /"refresh_url"\s*:\s*"([^"]*)"/.exec(text)?.[1];
       if (refresh !== undefined) throw new EsapSessionExpiredError(refresh);

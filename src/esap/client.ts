@@ -3,7 +3,7 @@
  */
 import { ConfigError, InvalidArgumentError } from '../core/errors.js';
 import type { TokenSource } from '../core/token.js';
-import { Transport, type RetryPolicy, type TransportAuth } from '../core/transport.js';
+import { Transport, type ResponseLimits, type RetryPolicy, type TransportAuth } from '../core/transport.js';
 import { EsapApi } from './api.js';
 import { EsapBasket } from './basket.js';
 import type { EsapAuthMode } from './errors.js';
@@ -43,6 +43,11 @@ export interface EsapClientOptions {
   totalTimeout?: number | false | undefined;
   /** Retry policy for reads (writes are never retried blindly). */
   retry?: RetryPolicy | undefined;
+  /**
+   * Size limits on responses, counted in decoded bytes (defaults: 16 MiB per NDJSON line, 64 MiB per
+   * JSON body). A response over one fails with a `ResponseTooLargeError` naming the limit to raise here.
+   */
+  limits?: ResponseLimits | undefined;
   /** Extra headers on every request. Never put secrets here. */
   headers?: Record<string, string> | undefined;
 }
@@ -103,6 +108,7 @@ export class EsapClient {
       timeout: options.timeout,
       totalTimeout: options.totalTimeout,
       retry: options.retry,
+      limits: options.limits,
       headers: options.headers,
     });
     this.basket = new EsapBasket(new EsapApi(this.transport, this.authMode));

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { InvalidArgumentError } from '../core/errors.js';
 
 /**
  * A JSON value as the SDK hands it out: integers beyond ±(2^53 − 1) are `bigint`.
@@ -30,8 +31,12 @@ export interface JsonObject {
   readonly [key: string]: JsonValue;
 }
 
-/** @internal A JSON syntax error with Python `json.JSONDecodeError`'s message and character offset. */
-export class JsonSyntaxError extends Error {
+/**
+ * @internal A JSON syntax error with Python `json.JSONDecodeError`'s message and character offset
+ * (an {@link InvalidArgumentError} for the `text`; the clients report a bad response body as a
+ * `ResponseValidationError`).
+ */
+export class JsonSyntaxError extends InvalidArgumentError {
   constructor(
     /** Python's message, e.g. `Expecting value`. */
     readonly problem: string,
@@ -39,10 +44,12 @@ export class JsonSyntaxError extends Error {
     readonly offset: number,
     text: string,
   ) {
-    super(`${problem}: ${jsonPosition(text, offset)}`);
-    this.name = 'JsonSyntaxError';
+    super('text', `${problem}: ${jsonPosition(text, offset)}`);
   }
 }
+
+/** @internal Deepest nesting {@link parseJsonWith} accepts (Python's own recursion limit is about 1000). */
+export const MAX_JSON_DEPTH = 1000;
 
 /**
  * @internal Python's `line L column C (char P)`, with P counted in code points as Python does.
@@ -75,7 +82,7 @@ const WS = /[ \t\n\r]*/y;
 
 /**
  * @internal Parse JSON text with a builder. Accepts exactly what Python's strict `json.loads` accepts,
- * minus `NaN`/`Infinity` (which DRF's strict parser refuses).
+ * minus `NaN`/`Infinity` (which DRF's strict parser refuses) and nesting deeper than {@link MAX_JSON_DEPTH}.
  * @throws {@link JsonSyntaxError}
  */
 export function parseJsonWith<V, O>(text: string, b: JsonBuilder<V, O>): V {
@@ -127,9 +134,10 @@ export function parseJsonWith<V, O>(text: string, b: JsonBuilder<V, O>): V {
     ws();
     return false;
   };
-  const value = (): V => {
+  const value = (depth: number): V => {
     const c = text[i];
     if (c === '"') return b.string(str());
+    if ((c === '{' || c === '[') && depth >= MAX_JSON_DEPTH) fail(`Nesting deeper than ${MAX_JSON_DEPTH} levels`);
     if (c === '{') {
       const o = b.object();
       i++;
@@ -145,7 +153,7 @@ export function parseJsonWith<V, O>(text: string, b: JsonBuilder<V, O>): V {
         if (text[i] !== ':') fail("Expecting ':' delimiter");
         i++;
         ws();
-        b.set(o, key, value());
+        b.set(o, key, value(depth + 1));
         if (closes('}')) return b.done(o);
       }
     }
@@ -158,7 +166,7 @@ export function parseJsonWith<V, O>(text: string, b: JsonBuilder<V, O>): V {
         return b.array(items);
       }
       for (;;) {
-        items.push(value());
+        items.push(value(depth + 1));
         if (closes(']')) return b.array(items);
       }
     }
@@ -172,7 +180,7 @@ export function parseJsonWith<V, O>(text: string, b: JsonBuilder<V, O>): V {
     return b.number(m[0], m[1] === undefined && m[2] === undefined);
   };
   ws();
-  const v = value();
+  const v = value(0);
   ws();
   if (i < text.length) fail('Extra data');
   return v;
@@ -205,7 +213,8 @@ const jsBuilder: JsonBuilder<JsonValue, MutableObject> = {
  * ```ts
  * parseJson('{"bytes": 9007199254740993}'); // { bytes: 9007199254740993n }
  * ```
- * @throws SyntaxError-like `JsonSyntaxError` (internal) with Python's wording.
+ * @throws An `InvalidArgumentError` (code `DLAAS_INVALID_ARGUMENT`) with Python's wording for invalid
+ * JSON, and for nesting deeper than 1000 levels.
  */
 export function parseJson(text: string): JsonValue {
   return parseJsonWith(text, jsBuilder);

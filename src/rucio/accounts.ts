@@ -2,7 +2,7 @@
  * @module
  */
 import { path } from '../core/did.js';
-import { InvalidArgumentError, ResponseValidationError } from '../core/errors.js';
+import { HiddenRedirectError, InvalidArgumentError, ResponseValidationError } from '../core/errors.js';
 import { parseRucioDate } from '../core/dates.js';
 import { Listing } from '../core/listing.js';
 import type { CallOptions } from '../core/transport.js';
@@ -32,9 +32,18 @@ export class Accounts {
   /**
    * The account the token belongs to. The server answers `303` with a *relative* `Location`
    * (`/accounts/whoami` → `jdoe`, i.e. `/accounts/jdoe`); the SDK follows it on the same origin.
+   * Browsers hide that redirect, and it is only given to requests with the token, which the SDK never
+   * lets a browser follow (the token would go wherever it points): there the account is asked with
+   * `GET /auth/validate`, then read with `GET /accounts/{account}`.
    */
-  whoami(options?: CallOptions): Promise<Account> {
-    return this.api.get('accounts/whoami', AccountSchema, undefined, options);
+  async whoami(options?: CallOptions): Promise<Account> {
+    try {
+      return await this.api.get('accounts/whoami', AccountSchema, undefined, options);
+    } catch (error) {
+      if (!(error instanceof HiddenRedirectError)) throw error;
+    }
+    const { account } = await new RucioAuth(this.api).validate(undefined, options);
+    return this.get(account, options);
   }
 
   /** One account (`GET /accounts/{account}`). Dates here are ISO `YYYY-MM-DDTHH:MM:SS`. */
@@ -139,7 +148,7 @@ export class RucioAuth {
       signal: creds.signal,
       timeout: creds.timeout,
     });
-    const body = await res.text();
+    const body = await this.api.auth.readText(res, { method: 'GET', path: 'auth/userpass', signal: creds.signal });
     if (res.status === 206) {
       const header = res.headers.get('X-Rucio-Auth-Accounts');
       throw new AccountChoiceRequiredError(header ? header.split(',').map((s) => s.trim()) : (JSON.parse(body) as string[]));

@@ -3,7 +3,7 @@
  */
 import { ConfigError } from '../core/errors.js';
 import type { TokenSource } from '../core/token.js';
-import { Transport, type CallOptions, type RetryPolicy } from '../core/transport.js';
+import { Transport, type CallOptions, type ResponseLimits, type RetryPolicy } from '../core/transport.js';
 import { Accounts, RucioAuth, Scopes } from './accounts.js';
 import { RucioApi } from './api.js';
 import { Dids } from './dids.js';
@@ -35,6 +35,11 @@ export interface RucioClientOptions {
   totalTimeout?: number | false | undefined;
   /** Retry policy for idempotent calls. */
   retry?: RetryPolicy | undefined;
+  /**
+   * Size limits on responses, counted in decoded bytes (defaults: 16 MiB per NDJSON line, 64 MiB per
+   * JSON body). A response over one fails with a `ResponseTooLargeError` naming the limit to raise here.
+   */
+  limits?: ResponseLimits | undefined;
   /** Extra headers on every request (e.g. `X-Rucio-Script`). Never put secrets here. */
   headers?: Record<string, string> | undefined;
 }
@@ -78,6 +83,7 @@ export class RucioClient {
       timeout: options.timeout,
       totalTimeout: options.totalTimeout,
       retry: options.retry,
+      limits: options.limits,
       headers: options.headers,
     };
     const auth = options.token === undefined ? undefined : { token: options.token, header: 'X-Rucio-Auth-Token' };

@@ -111,8 +111,9 @@ export function streamBodyReader(stream: ReadableStream<Uint8Array>, signal: Abo
 
 /**
  * The {@link StorageHttp} of every runtime: `fetch` with the signal in `init` (never a `Request`
- * object) and cancellation tied to the body reader. Browsers answer a cross-origin redirect with an
- * opaque response: it is reported as status 0 so the storage client can refuse it.
+ * object) and cancellation tied to the body reader. Browsers answer any redirect with an opaque
+ * response (no `Location`): it is reported as status 0 so the storage client can refuse it rather
+ * than let the browser follow it with the token.
  *
  * @example
  * ```ts

@@ -203,7 +203,7 @@ export class StorageClient {
       if (res.status >= 200 && res.status < 300) return { ...res, body: res.body && untilDone(res.body, () => signal?.removeEventListener('abort', onAbort)) };
       signal?.removeEventListener('abort', onAbort);
       const excerpt = await drain(res.body);
-      if (res.status === 0) throw new ConnectionError({ service: 'storage', method, url }, `storage ${method} ${displayUrl(url)}: redirected to another origin, which this runtime hides; use a storage URL that serves the bytes itself`);
+      if (res.status === 0) throw new ConnectionError({ service: 'storage', method, url }, `storage ${method} ${displayUrl(url)}: answered with a redirect this runtime hides (browsers do), so where it goes is unknown and the token is not sent after it; use a storage URL that serves the bytes itself`);
       if (REDIRECTS.has(res.status) && res.headers.get('Location')) {
         if (++hop > MAX_REDIRECTS) throw new ConnectionError({ service: 'storage', method, url }, `storage ${method} ${displayUrl(url0)}: more than ${MAX_REDIRECTS} redirects`);
         url = new URL(res.headers.get('Location') as string, url).href;

@@ -39,6 +39,14 @@ describe('DID', () => {
     expect(() => toDid(null)).toThrow(InvalidDidError);
   });
 
+  it('rejects names and scopes holding U+FFFD (a decoding loss), control characters or other non-ASCII', () => {
+    for (const bad of ['f\ufffd.root', '\ufffd', 'a\u0000b', 'a\nb', 'a\tb', 'a\u007fb', 'a\u0085b', 'a\u202eb', 'fé', 'a b']) {
+      expect(() => parseDid(`user.jdoe:${bad}`), JSON.stringify(bad)).toThrow(InvalidDidError);
+      expect(() => toDid({ scope: 'user.jdoe', name: bad }), JSON.stringify(bad)).toThrow(InvalidDidError);
+      expect(() => toDid({ scope: `u${bad}`, name: 'n' }), JSON.stringify(bad)).toThrow(InvalidDidError);
+    }
+  });
+
   it('parse ∘ format is the identity on valid DIDs', () => {
     fc.assert(
       fc.property(scopeArb, nameArb, (scope, name) => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AbortError, ErrorCode, StreamError, parseNdjson } from '../../src/index.js';
+import { AbortError, ErrorCode, ResponseTooLargeError, StreamError, parseNdjson } from '../../src/index.js';
 
 const enc = new TextEncoder();
 
@@ -105,6 +105,30 @@ describe('parseNdjson', () => {
   it('reports invalid UTF-8 as a StreamError', async () => {
     const err = await collect(parseNdjson(body([new Uint8Array([0x22, 0xff, 0x22, 0x0a])]).stream)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StreamError);
+  });
+
+  it('refuses a line over maxLineBytes (counted in bytes) after the lines before it, in any chunking', async () => {
+    // 4 bytes, 14 bytes, exactly 16 bytes (9 characters), then 18 bytes in only 10 characters.
+    const good = ['"ok"', '{"n":"ééé"}', '"ééééééé"'];
+    const over = '"éééééééé"';
+    for (const tail of ['\n"after"\n', '']) {
+      const bytes = enc.encode([...good, over].join('\n') + tail);
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.nat(bytes.length), { maxLength: 12 }), async (cuts) => {
+          const { stream, state } = body(cut(bytes, cuts));
+          const seen: unknown[] = [];
+          const err = await (async () => {
+            for await (const v of parseNdjson(stream, { maxLineBytes: 16, endpoint: 'GET /x', request: { service: 'rucio', method: 'GET', url: 'https://rucio.test/x?token=abc' } })) seen.push(v);
+          })().catch((e: unknown) => e);
+          expect(seen).toEqual(good.map((g) => JSON.parse(g) as unknown));
+          expect(err).toBeInstanceOf(ResponseTooLargeError);
+          expect(err).toMatchObject({ code: ErrorCode.responseTooLarge, limit: 'maxLineBytes', maxBytes: 16, line: 4, host: 'rucio.test', endpoint: 'GET /x' });
+          expect((err as Error).message).toBe('GET /x from rucio.test: NDJSON line 4 is larger than limits.maxLineBytes (16 bytes, decoded); reading stopped. If the server legitimately sends more, raise `limits: { maxLineBytes }` in the client options');
+          expect(state.cancelled || state.served >= cut(bytes, cuts).length).toBe(true);
+        }),
+        { numRuns: 300 },
+      );
+    }
   });
 
   it('applies map() and wraps its failures with the line number', async () => {

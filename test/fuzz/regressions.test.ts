@@ -2,8 +2,10 @@
  * The counterexamples the fuzz properties found, fixed, and kept as fast deterministic checks.
  */
 import { describe, expect, it } from 'vitest';
-import { DlaasError, InvalidArgumentError, encodeDidFilters, formatRfc1123, parsePythonLiteral, parseRucioDate } from '../../src/index.js';
+import { DlaasError, ErrorCode, InvalidArgumentError, ResponseValidationError, encodeDidFilters, formatRfc1123, parseJsonBody, parsePythonLiteral, parseRucioDate } from '../../src/index.js';
+import { EsapClient, parseJson } from '../../src/esap/index.js';
 import { decodeEntry } from '../../src/esap/items.js';
+import { JsonSyntaxError } from '../../src/esap/json.js';
 import { downloadRelativePath } from '../../src/staging/paths.js';
 
 describe('fuzz findings, fixed', () => {
@@ -39,5 +41,38 @@ describe('fuzz findings, fixed', () => {
     expect(() => downloadRelativePath({ scope: '..', name: 'etc/passwd' })).toThrow(InvalidArgumentError);
     expect(() => downloadRelativePath({ scope: '.', name: 'a' })).toThrow(InvalidArgumentError);
     expect(downloadRelativePath({ scope: '..', name: 'a' }, 'flat')).toBe('a');
+  });
+
+  const nested = (levels: number, open = '[', close = ']') => open.repeat(levels) + close.repeat(levels);
+
+  it('parseJson (ESAP, lossless): 20,000 levels of nesting are a typed error naming the limit, not a RangeError', () => {
+    for (const text of [nested(20_000), nested(20_000, '{"a":', '}'), nested(1001)]) {
+      const err = (() => {
+        try {
+          parseJson(text);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(JsonSyntaxError);
+      expect(err).toBeInstanceOf(DlaasError);
+      expect((err as DlaasError).code).toBe(ErrorCode.invalidArgument);
+      expect((err as Error).message).toMatch(/^Nesting deeper than 1000 levels: line 1 column \d+ \(char \d+\)$/);
+    }
+    expect(parseJson(nested(1000))).toBeInstanceOf(Array);
+  });
+
+  it('deep nesting in responses: ESAP answers are a ResponseValidationError, item_data a problem entry; plain JSON.parse bodies parse', async () => {
+    const deep = nested(20_000);
+    const esap = new EsapClient({ baseUrl: 'https://esap.test', token: 'tok-123456', fetch: async () => new Response(deep, { headers: { 'Content-Type': 'application/json' } }) });
+    const err = await esap.basket.get().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResponseValidationError);
+    expect(err).toMatchObject({ code: ErrorCode.responseValidation, endpoint: 'GET /accounts/user-profiles/' });
+    expect(((err as Error).cause as Error).message).toMatch(/Nesting deeper than 1000 levels/);
+    const entry = decodeEntry({ item_data: nested(20_000, '{"a":', '}') }, 0);
+    expect(entry.value).toMatchObject({ kind: 'problem', field: 'item_data' });
+    // Rucio bodies go through V8's JSON.parse, which does not recurse: no RangeError at any depth.
+    expect(() => parseJsonBody(nested(20_000), 'GET /x')).not.toThrow();
+    expect(() => parseJsonBody(nested(1_000_000), 'GET /x')).not.toThrow();
   });
 });

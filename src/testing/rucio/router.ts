@@ -18,6 +18,8 @@ export interface RouteEnv {
   allowOrigin(request: Request): string | undefined;
   /** Create a token for an account (also used by `/auth/userpass`). */
   issueToken(account: string, identity?: string, appId?: string): string;
+  /** The account of a valid token (a Rucio token, or an accepted OIDC JWT, then kept with the tokens). */
+  authenticateToken(token: string): Promise<string | undefined>;
 }
 
 /** What a route handler receives. */

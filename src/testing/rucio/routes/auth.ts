@@ -54,9 +54,11 @@ function userpass(ctx: Ctx): Response {
   return fixedResponse(200, '', null, headers);
 }
 
-function validate(ctx: Ctx): Response {
+async function validate(ctx: Ctx): Promise<Response> {
   const token = ctx.request.headers.get('X-Rucio-Auth-Token');
   if (!token) throw new RucioError(400, 'ValueError', 'Token must be set.');
+  // validate_auth_token takes OIDC JWTs as well as Rucio's own tokens.
+  await ctx.env.authenticateToken(token.trim());
   const record = ctx.env.store.tokens.get(token.trim());
   // validate_auth_token raises outside the view's handlers: the generic handler answers 500.
   if (!record) throw new RucioError(500, 'CannotAuthenticate', 'NoneType: None\n');
