@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { DlaasError, ErrorCode, InvalidArgumentError } from '../core/errors.js';
 import { bookkeeping, checkedName, provenState, type DownloadSink, type ExpectedFile, type PartialState, type SinkFile, type StateRecord } from '../staging/sinks.js';
 import { acquireLock } from './lock-file.js';
+import { effectiveUid } from './trusted-file.js';
 
 /** Options of {@link fileSink}. */
 export interface FileSinkOptions {
@@ -57,7 +58,6 @@ async function regularFile(path: string): Promise<{ size: number } | undefined> 
 }
 
 const webStream = (path: string) => Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>;
-const uid = () => process.getuid?.();
 
 /**
  * Downloads into a directory, safely when several runs share it. For a file `name`:
@@ -132,7 +132,7 @@ async function readState(statePath: string): Promise<StateRecord | undefined> {
   try {
     h = await open(statePath, constants.O_RDONLY | O_NOFOLLOW);
     const st = await h.stat();
-    if (!st.isFile() || (uid() !== undefined && st.uid !== uid()) || st.size > 1 << 20) return undefined;
+    if (!st.isFile() || (effectiveUid() !== undefined && st.uid !== effectiveUid()) || st.size > 1 << 20) return undefined;
     return JSON.parse(await h.readFile('utf8')) as StateRecord;
   } catch {
     return undefined;
@@ -155,7 +155,7 @@ async function openLocked(dir: string, name: string, path: string, expected: Exp
       handle = await open(part, O_RDWR | O_NOFOLLOW);
       const st = await handle.stat();
       const needed = Math.max(...resume.segments.map((s) => s.start + s.done));
-      if (!st.isFile() || (uid() !== undefined && st.uid !== uid()) || st.size < needed) throw new Error('not resumable');
+      if (!st.isFile() || (effectiveUid() !== undefined && st.uid !== effectiveUid()) || st.size < needed) throw new Error('not resumable');
     } catch {
       await handle?.close().catch(() => {});
       handle = undefined;

@@ -2,8 +2,9 @@
  * @internal Reading files that hold or steer credentials (token files, the token store, the Jupyter
  * config) only when they can be trusted: a regular file owned by the user (or root), with no more
  * permission bits for group and others than the caller tolerates. The checks are made on the opened
- * file (`fstat`), so the file cannot be swapped between check and read. POSIX only: where the runtime
- * has no user ids (Windows) ownership and mode are not checked.
+ * file (`fstat`), so the file cannot be swapped between check and read. POSIX only: on Windows
+ * ownership and mode are not checked; where the runtime may not ask for the user id (Deno without
+ * `--allow-sys`), the mode is checked and the owner is not.
  * @module
  */
 import { constants, type Stats } from 'node:fs';
@@ -35,10 +36,16 @@ export class FileCheckError extends Error {
 
 const { O_RDONLY, O_NOFOLLOW = 0, O_NONBLOCK = 0 } = constants;
 
-/** @internal The effective user id, or `undefined` where the runtime has none (Windows). */
+/** @internal The effective user id, or `undefined` where the runtime has none (Windows) or may not tell (Deno without `--allow-sys`). */
 export function effectiveUid(): number | undefined {
-  return process.geteuid?.() ?? process.getuid?.();
+  try {
+    return process.geteuid?.() ?? process.getuid?.();
+  } catch {
+    return undefined;
+  }
 }
+
+const posix = () => process.platform !== 'win32';
 
 function chmodHint(deny: number): string {
   if (deny === 0o077) return '600';
@@ -52,9 +59,9 @@ function chmodHint(deny: number): string {
  * user than `trust.uid` (or root), or grants group/others a bit of `trust.deny`.
  */
 export function checkTrust(path: string, stats: Stats, trust: FileTrust = {}): void {
-  const euid = effectiveUid();
-  if (euid === undefined) return; // no POSIX owners or modes (Windows)
-  const me = trust.uid === null ? null : (trust.uid ?? euid);
+  if (!posix()) return; // no POSIX owners or modes (Windows)
+  // An unknown user id (a sandbox that may not ask) leaves the owner unchecked; the mode still is.
+  const me = trust.uid === null ? null : (trust.uid ?? effectiveUid() ?? null);
   if (me !== null && stats.uid !== me && stats.uid !== 0) {
     throw new FileCheckError('insecure', `is owned by uid ${stats.uid}, not by you (uid ${me}): another user may have planted it, so dlaas refuses to use it. Check it and remove it (rm ${path}), then write your own`);
   }
@@ -75,7 +82,7 @@ export function checkTrust(path: string, stats: Stats, trust: FileTrust = {}): v
 export async function readTrusted(path: string, trust: FileTrust = {}): Promise<{ text: string; stats: Stats } | undefined> {
   const errno = (error: unknown) => (error as { code?: string }).code;
   // Where others may create files, a symbolic link may be theirs, pointing at any file of the user's.
-  const noFollow = trust.noFollow ?? (effectiveUid() !== undefined && ((await stat(dirname(path)).catch(() => undefined))?.mode ?? 0) & 0o002) !== 0;
+  const noFollow = trust.noFollow ?? (posix() && ((await stat(dirname(path)).catch(() => undefined))?.mode ?? 0) & 0o002) !== 0;
   let before: Stats;
   try {
     before = await (noFollow ? lstat(path) : stat(path));
