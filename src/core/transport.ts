@@ -30,7 +30,7 @@ import {
   type ServiceName,
 } from './errors.js';
 import { DEFAULT_MAX_LINE_BYTES, ndjsonBatches } from './ndjson.js';
-import { toTokenProvider, type TokenProvider, type TokenSource } from './token.js';
+import { tokenMayGoTo, toTokenProvider, type TokenProvider, type TokenSource } from './token.js';
 import { validate, validator, type Schema } from './validate.js';
 
 /** HTTP methods the SDK uses. */
@@ -170,6 +170,8 @@ export interface StreamCallOptions extends CallOptions {
 const RETRY_STATUS = [429, 502, 503, 504];
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
 const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
+/** No host is exempt from the TLS rule for credentials (storage has its own list). */
+const NO_HOSTS: ReadonlySet<string> = new Set();
 const SECRET_HEADER = /authorization|token|password|secret|cookie/i;
 
 function stripSecrets(headers: Record<string, string> | undefined): Record<string, string> | undefined {
@@ -391,6 +393,10 @@ export class Transport {
     const ctx = { service: this.service, method: spec.method, url: url.toString() };
     if (spec.signal?.aborted) throw new AbortError(`${this.service} ${spec.method} ${url.pathname}: aborted before sending`, { cause: spec.signal.reason });
     const replayable = !(spec.body instanceof ReadableStream);
+    // Credentials travel only over TLS (loopback aside): never in clear text to another host.
+    if ((useAuth || this.#options.credentials === 'include' || Object.keys({ ...this.#options.headers, ...spec.headers }).some((k) => this.#isSecretHeader(k))) && !tokenMayGoTo(url, NO_HOSTS)) {
+      throw new InvalidArgumentError('baseUrl', `${this.service} ${spec.method} ${url.host}: credentials are sent only over https (plain http only to loopback); use the https:// URL of ${url.host}`);
+    }
     let token = useAuth ? await this.#token(false, spec.signal) : undefined;
     for (let attempt = 0; ; attempt++) {
       try {

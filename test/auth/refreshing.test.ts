@@ -172,14 +172,14 @@ describe('RefreshingTokenProvider with the Transport', () => {
   it('a 401 makes the transport ask once for a fresh token; concurrent 401s cause one refresh', async () => {
     let valid = 'tok-1-abcdef';
     server.use(
-      http.get('http://svc.test/x', ({ request }) =>
+      http.get('https://svc.test/x', ({ request }) =>
         request.headers.get('X-Rucio-Auth-Token') === valid ? HttpResponse.json({ ok: true }) : HttpResponse.json({ ExceptionClass: 'CannotAuthenticate', ExceptionMessage: 'Cannot authenticate' }, { status: 401 }),
       ),
     );
     const clock = fakeClock();
     const src = counter(clock, 10 * MIN, 10);
     const p = new RefreshingTokenProvider({ load: src.load, now: clock.now });
-    const t = new Transport({ service: 'rucio', baseUrl: 'http://svc.test/', auth: { token: p, header: 'X-Rucio-Auth-Token' } });
+    const t = new Transport({ service: 'rucio', baseUrl: 'https://svc.test/', auth: { token: p, header: 'X-Rucio-Auth-Token' } });
     await t.json({ method: 'GET', path: 'x' });
     valid = 'tok-2-abcdef'; // the server revokes tok-1
     const results = await Promise.all(Array.from({ length: 8 }, () => t.json({ method: 'GET', path: 'x' })));

@@ -130,7 +130,7 @@ describe('secrets never leak through errors', () => {
     // Make the transport see the secrets (as it does when it sends them).
     const echo = new Transport({
       service: 'rucio',
-      baseUrl: 'http://h/',
+      baseUrl: 'https://h/',
       retry: { limit: 0 },
       auth: { token: TOKEN, header: 'X-Rucio-Auth-Token' },
       fetch: async (input) => {

@@ -6,6 +6,7 @@ import {
   ConnectionError,
   DuplicateError,
   ErrorCode,
+  InvalidArgumentError,
   NotFoundError,
   RateLimitError,
   ResponseValidationError,
@@ -18,7 +19,7 @@ import {
 } from '../../src/index.js';
 import { z } from 'zod/mini';
 
-const BASE = 'http://rucio.test/api/';
+const BASE = 'https://rucio.test/api/';
 const server = setupServer();
 beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
 afterEach(() => server.resetHandlers());
@@ -34,12 +35,36 @@ function rucioError(status: number, cls: string, msg: string, extra: Record<stri
 const fast = { baseDelay: 1, backoffLimit: 5 };
 
 describe('Transport', () => {
+  it('sends credentials only over https or to loopback: a plain-http host gets no request with a token, password or cookie', async () => {
+    const seen: string[] = [];
+    const fetchImpl = async (input: RequestInfo | URL) => {
+      seen.push(input instanceof Request ? input.url : String(input));
+      return new Response('{}', { status: 200, headers: { 'Content-Type': 'application/json' } });
+    };
+    const over = (baseUrl: string, o: object = {}) => new Transport({ service: 'rucio', baseUrl, retry: { limit: 0 }, fetch: fetchImpl, ...o });
+    const token = { auth: { token: 'tls-only-token', header: 'X-Rucio-Auth-Token' } };
+    const refused = await over('http://rucio.example.org/', token).json({ method: 'GET', path: 'ping' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(InvalidArgumentError);
+    expect(String((refused as Error).message)).toMatch(/rucio\.example\.org: credentials are sent only over https .*use the https:\/\/ URL/);
+    expect(String((refused as Error).message)).not.toContain('tls-only-token');
+    // A password header (userpass) and a browser cookie session are credentials too.
+    await expect(over('http://rucio.example.org/').json({ method: 'GET', path: 'auth/userpass', headers: { 'X-Rucio-Password': 'pw' } })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(over('http://esap.example.org/', { credentials: 'include' }).json({ method: 'GET', path: 'x' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(seen).toEqual([]);
+    // Without credentials plain http is fine; https and loopback get the token.
+    await over('http://rucio.example.org/').json({ method: 'GET', path: 'ping' });
+    await over('https://rucio.example.org/', token).json({ method: 'GET', path: 'ping' });
+    await over('http://127.0.0.1:9/', token).json({ method: 'GET', path: 'ping' });
+    await over('http://localhost:9/', token).json({ method: 'GET', path: 'ping' });
+    expect(seen).toEqual(['http://rucio.example.org/ping', 'https://rucio.example.org/ping', 'http://127.0.0.1:9/ping', 'http://localhost:9/ping']);
+  });
+
   it('resolves paths under a base URL with a prefix and encodes repeated query keys', async () => {
     let seen = '';
-    server.use(http.get('http://rucio.test/api/rses/X/lfns2pfns', ({ request }) => ((seen = request.url), HttpResponse.json({}))));
-    const t = new Transport({ service: 'rucio', baseUrl: 'http://rucio.test/api' });
+    server.use(http.get('https://rucio.test/api/rses/X/lfns2pfns', ({ request }) => ((seen = request.url), HttpResponse.json({}))));
+    const t = new Transport({ service: 'rucio', baseUrl: 'https://rucio.test/api' });
     await t.json({ method: 'GET', path: '/rses/X/lfns2pfns', query: { lfn: ['a:1', 'b:2'], scheme: undefined, n: 3 } });
-    expect(seen).toBe('http://rucio.test/api/rses/X/lfns2pfns?lfn=a%3A1&lfn=b%3A2&n=3');
+    expect(seen).toBe('https://rucio.test/api/rses/X/lfns2pfns?lfn=a%3A1&lfn=b%3A2&n=3');
   });
 
   it('injects the token in the configured header and sends no Accept unless the endpoint asks', async () => {

@@ -19,7 +19,7 @@ import {
   type Rule,
 } from '../../src/index.js';
 
-const BASE = 'http://rucio.unit.test/';
+const BASE = 'https://rucio.unit.test/';
 const server = setupServer();
 beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
 afterEach(() => server.resetHandlers());

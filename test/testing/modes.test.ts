@@ -100,7 +100,7 @@ describe('msw (setupServer, onUnhandledFrame: error)', () => {
   afterAll(() => server.close());
 
   it('intercepts global fetch to the emulator base URL', async () => {
-    expect(rucio.baseUrl).toBe('http://rucio.emulator.test');
+    expect(rucio.baseUrl).toBe('https://rucio.emulator.test');
     await exercise(rucio.baseUrl, fetch, rucio.issueToken('root'));
     expect(rucio.requests.some((r) => r.path === '/replicas/list' && r.status === 200)).toBe(true);
   });

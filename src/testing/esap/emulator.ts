@@ -42,7 +42,7 @@ export type UserinfoSource =
  * ```
  */
 export interface EsapEmulatorOptions {
-  /** Origin of the msw handlers and of the injected `fetch` (default `http://esap.emulator.test`). */
+  /** Origin of the msw handlers and of the injected `fetch` (default `https://esap.emulator.test`). */
   baseUrl?: string | URL;
   /** Bearer-token validation, consulted before the tokens given to {@link EsapEmulator.addUser}. */
   userinfo?: UserinfoSource;
@@ -200,7 +200,7 @@ class Emulator extends FetchEmulator implements EsapEmulator, EsapEnv {
   readonly #options: EsapEmulatorOptions;
 
   constructor(options: EsapEmulatorOptions) {
-    super(String(options.baseUrl ?? 'http://esap.emulator.test'));
+    super(String(options.baseUrl ?? 'https://esap.emulator.test'));
     this.#options = options;
     this.debug = options.debug ?? true;
     this.version = options.version ?? 'ESAP-API version 12 aug 2021';

@@ -100,7 +100,7 @@ class Emulator extends FetchEmulator implements RucioEmulator, RouteEnv {
   private readonly acceptJwt: JwtValidator | undefined;
 
   constructor(options: RucioEmulatorOptions) {
-    super(options.baseUrl ?? 'http://rucio.emulator.test');
+    super(options.baseUrl ?? 'https://rucio.emulator.test');
     this.store = new Store(options.now ?? (() => new Date()));
     this.judge = new Judge(this.store, options.transferDelayMs);
     this.tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3600;

@@ -195,7 +195,7 @@ export interface RequestLogEntry {
  * ```
  */
 export interface RucioEmulatorOptions {
-  /** Base URL of the msw handlers and of the injected `fetch` (default `http://rucio.emulator.test`). */
+  /** Base URL of the msw handlers and of the injected `fetch` (default `https://rucio.emulator.test`). */
   baseUrl?: string;
   /** Token lifetime (default 3600 s, as Rucio's userpass tokens). */
   tokenLifetimeSeconds?: number;
