@@ -102,10 +102,11 @@ function parseDocument(file) {
   };
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
-    const h = /^(#{2,3}) (.*)$/.exec(line);
+    const h = /^(#{1,3}) (.*)$/.exec(line);
     if (h) {
       flush();
-      if (h[1] === '##') { section = h[2].trim(); call = null; continue; }
+      // "# Part …" (the addenda) and "## …" start a section; "### N. …" a call.
+      if (h[1] !== '###') { section = h[2].trim(); call = null; continue; }
       const m = /^(\d+)\. (.*)$/.exec(h[2]);
       if (!m) fail(file, `unexpected heading: ${line}`);
       call = { n: Number(m[1]), title: m[2].trim(), section, blocks: [], notes: [] };
@@ -143,7 +144,13 @@ function buildEntry(c, where) {
   const [method, target] = req.start.split(' ');
   const request = { method, target, headers: req.headers, body: req.body };
   const reqLen = header(req.headers, 'Content-Length');
-  if (reqLen !== undefined && Number(reqLen) !== utf8Bytes(req.body ?? '')) {
+  // A long request body may be shown as a prefix, then a "[… M bytes elided]" line.
+  const cut = /\n\[… (\d+) bytes elided\]$/.exec(req.body ?? '');
+  if (cut) {
+    request.body = (req.body ?? '').slice(0, cut.index);
+    request.bodyTruncated = true;
+    if (reqLen === undefined || utf8Bytes(request.body) + Number(cut[1]) !== Number(reqLen)) mismatch(where, 'shown request body + elided bytes != its Content-Length');
+  } else if (reqLen !== undefined && Number(reqLen) !== utf8Bytes(req.body ?? '')) {
     if (!lengthExplained(req.body ?? '', Number(reqLen))) mismatch(where, 'request body length != its Content-Length');
     request.bodyBytesShown = utf8Bytes(req.body ?? '');
   }
@@ -154,10 +161,14 @@ function buildEntry(c, where) {
   if (!sl) fail(where, `bad status line: ${res.start}`);
 
   const bodyBlock = one(/^Decoded body/, 'decoded body');
-  const bm = /^Decoded body \((\d+) bytes(?: - first (\d+) characters shown)?/.exec(bodyBlock.label);
+  const bm = /^Decoded body \((\d+) bytes(?: - first (\d+) (characters|lines) shown)?/.exec(bodyBlock.label);
   if (!bm) fail(where, `cannot read byte count from "${bodyBlock.label}"`);
   const bodyBytes = Number(bm[1]);
-  const reprs = bodyBlock.text.split('\n').filter((l) => l.trim() !== '');
+  // "first N lines shown": one repr() per line, then a "[… M bytes elided]" marker for the rest.
+  const ELIDED = /^\[… (\d+) bytes elided\]$/;
+  const lines = bodyBlock.text.split('\n').filter((l) => l.trim() !== '');
+  const elided = lines.map((l) => ELIDED.exec(l.trim())).find(Boolean);
+  const reprs = lines.filter((l) => !ELIDED.test(l.trim()));
   const body = reprs.map((r) => pyRepr(r, where)).join('');
   const response = { status: Number(sl[1]), reason: sl[2], headers: res.headers, body, bodyBytes };
 
@@ -173,7 +184,11 @@ function buildEntry(c, where) {
     // reproduces the prefix and the exact byte count (DRF emits compact JSON, like JSON.stringify).
     response.bodyTruncated = true;
     response.bodyShownChars = [...body].length;
-    if (response.bodyShownChars !== Number(bm[2])) {
+    if (bm[3] === 'lines') {
+      response.bodyShownLines = reprs.length;
+      if (reprs.length !== Number(bm[2])) mismatch(where, `${reprs.length} lines shown, the label says ${bm[2]}`);
+      if (!elided || utf8Bytes(body) + Number(elided[1]) !== bodyBytes) mismatch(where, 'shown lines + elided bytes != stated byte count');
+    } else if (response.bodyShownChars !== Number(bm[2])) {
       warnings.push(`${where}: truncated body shows ${response.bodyShownChars} chars, its note says ${bm[2]}`);
     }
     const pretty = byLabel(/^Pretty/)[0];
@@ -206,6 +221,7 @@ function buildEntry(c, where) {
 const docs = [
   ['rucio-wire-transcripts.md', 'rucio-wire.json', 89],
   ['esap-wire-transcripts.md', 'esap-wire.json', 43],
+  ['real-server-addenda.md', 'real-server-addenda.json', 61],
 ].map(([src, out, expected]) => {
   const entries = parseDocument(resolve(refDir, src));
   entries.forEach((e, i) => { if (e.n !== i + 1) mismatch(src, `call numbering gap at #${e.n}`); });

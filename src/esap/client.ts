@@ -5,7 +5,7 @@ import { ConfigError, InvalidArgumentError } from '../core/errors.js';
 import type { TokenSource } from '../core/token.js';
 import { Transport, type ResponseLimits, type RetryPolicy, type TransportAuth } from '../core/transport.js';
 import { EsapApi } from './api.js';
-import { EsapBasket } from './basket.js';
+import { EsapBasket, type BasketConfirmOptions } from './basket.js';
 import type { EsapAuthMode } from './errors.js';
 
 /**
@@ -50,6 +50,11 @@ export interface EsapClientOptions {
   limits?: ResponseLimits | undefined;
   /** Extra headers on every request. Never put secrets here. */
   headers?: Record<string, string> | undefined;
+  /**
+   * Defaults for how basket edits confirm their write (read-back after `settleMs`, up to `maxWrites`
+   * writes); each edit call can override them.
+   */
+  basketEdits?: BasketConfirmOptions | undefined;
 }
 
 /** @internal Base64 of the UTF-8 bytes of a text (`btoa` takes Latin-1 only). */
@@ -111,6 +116,6 @@ export class EsapClient {
       limits: options.limits,
       headers: options.headers,
     });
-    this.basket = new EsapBasket(new EsapApi(this.transport, this.authMode));
+    this.basket = new EsapBasket(new EsapApi(this.transport, this.authMode), options.basketEdits);
   }
 }

@@ -5,7 +5,7 @@
  */
 import { DlaasError, ErrorCode, type DlaasErrorOptions } from '../core/errors.js';
 import type { Basket } from './basket.js';
-import type { BasketItemProblem } from './items.js';
+import type { BasketItem, BasketItemProblem } from './items.js';
 
 /**
  * How an {@link EsapClient} authenticates: which one decides what an empty profile list means.
@@ -97,9 +97,32 @@ export class EsapSessionExpiredError extends DlaasError {
 }
 
 /**
- * The basket changed between the read the edit was based on and the write, and the edit was asked
- * not to merge (`onConflict: 'fail'`). Nothing was written. `expected` is the basket the edit was
- * based on, `actual` the one found on the server.
+ * What the read-back after a basket write showed wrong about the edit (see {@link EsapBasketConflictError.mismatch}).
+ *
+ * @example
+ * ```ts
+ * const { missing, restored, duplicated } = error.mismatch ?? { missing: [], restored: [], duplicated: [] };
+ * console.log(`${missing.length} lost, ${restored.length} back, ${duplicated.length} duplicated`);
+ * ```
+ */
+export interface BasketEditMismatch {
+  /** Entries the edit added that the basket does not hold: another client's write replaced the list. */
+  readonly missing: readonly (BasketItem | BasketItemProblem)[];
+  /** Entries the edit removed that are back: another client's write, based on an older read, restored them. */
+  readonly restored: readonly (BasketItem | BasketItemProblem)[];
+  /** Entries the edit wrote that the basket holds more often than the edit wrote them: two writes interleaved. */
+  readonly duplicated: readonly (BasketItem | BasketItemProblem)[];
+}
+
+/**
+ * Another writer's change stands in the way of a basket edit. Either found before writing, when the
+ * edit was asked not to merge (`onConflict: 'fail'`): nothing was written (`writes` 0), `expected` is
+ * the basket the edit was based on, `actual` the one on the server. Or found by the read-back after
+ * writing: ESAP has no version or ETag, and another client wrote the whole basket at the same time,
+ * so the edit was overwritten or interleaved (`mismatch` says how) and could not be confirmed within
+ * `maxWrites` writes (or `onConflict: 'fail'` forbade re-applying it). Then `expected` is the server's
+ * answer to the SDK's last write and `actual` the basket the last read-back showed: the edit is not
+ * (fully) in effect there.
  *
  * @example
  * ```ts
@@ -111,14 +134,31 @@ export class EsapSessionExpiredError extends DlaasError {
  * ```
  */
 export class EsapBasketConflictError extends DlaasError {
-  /** The basket the edit was computed from. */
+  /** Nothing written: the basket the edit was computed from. Written: the server's answer to the SDK's last write. */
   readonly expected: Basket;
-  /** The basket on the server right before the write. */
+  /** Nothing written: the basket on the server right before the write. Written: the last read-back. */
   readonly actual: Basket;
-  constructor(expected: Basket, actual: Basket, why: string) {
-    super(`The ESAP basket changed since it was read (${why}); nothing was written`, {}, ErrorCode.esapBasketConflict);
+  /** Writes the SDK sent for this edit (0: nothing was written). */
+  readonly writes: number;
+  /** How the last read-back differed from the edit (undefined when nothing was written). */
+  readonly mismatch: BasketEditMismatch | undefined;
+  constructor(expected: Basket, actual: Basket, why: string, after: { writes: number; mismatch?: BasketEditMismatch } = { writes: 0 }) {
+    super(
+      after.writes === 0
+        ? `The ESAP basket changed since it was read (${why}); nothing was written`
+        : `The ESAP basket edit could not be confirmed after ${after.writes} write${after.writes === 1 ? '' : 's'} (${why}). ESAP has no version or ETag, so whole-basket writes of several clients cannot be ordered; the basket now holds ${actual.size} entries`,
+      {},
+      ErrorCode.esapBasketConflict,
+    );
     this.expected = expected;
     this.actual = actual;
+    this.writes = after.writes;
+    this.mismatch = after.mismatch;
+  }
+
+  /** True when the SDK wrote the basket before the conflict was found. */
+  get written(): boolean {
+    return this.writes > 0;
   }
 }
 

@@ -8,6 +8,7 @@ export {
   Basket,
   EsapBasket,
   type BasketByArchive,
+  type BasketConfirmOptions,
   type BasketEditOptions,
   type BasketEditResult,
   type BasketReadOptions,
@@ -31,6 +32,7 @@ export {
 } from './items.js';
 export {
   EsapBasketConflictError,
+  type BasketEditMismatch,
   EsapBasketWriteError,
   EsapNoProfileError,
   EsapProfileNotAddressableError,

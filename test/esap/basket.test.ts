@@ -18,7 +18,7 @@ import {
   type EsapClientOptions,
   type WireItem,
 } from '../../src/esap/index.js';
-import { createEsapEmulator, type EsapEmulator } from '../../src/testing/esap/index.js';
+import { createEsapEmulator, type EsapEmulator, type EsapRequestPhase } from '../../src/testing/esap/index.js';
 import { pyDumps, toPy } from '../../src/testing/esap/python.js';
 
 const A: WireItem = { archive: 'rucio', record: { scope: 'ESCAPE_CTA_TEST', name: 'run100.simtel.zst', did_type: 'FILE', bytes: 1048576, length: null } };
@@ -52,6 +52,7 @@ function setup(options: Partial<EsapClientOptions> = { token: 'alice-token' }, i
   const client = new EsapClient({
     baseUrl: esap.baseUrl,
     retry: { limit: 0 },
+    basketEdits: { settleMs: 0 }, // an in-memory server: read back at once
     ...options,
     fetch: async (input, init) => {
       const request = new Request(input as Request, init);
@@ -208,6 +209,162 @@ describe('concurrent edits (another tab, the GUI) between read and write', () =>
     onPatch((request) => esap.handle(request));
     await client.basket.replace([...error.before.items, X]);
     expect(esap.basket('alice')).toEqual([A, B, C, X]);
+  });
+});
+
+describe('two writers at the same moment: whole-basket PATCHes, no version or ETag (addenda 10a, 10b)', () => {
+  const C1 = rucioItem('ESCAPE_CTA_TEST:proton_20deg_0deg_run200.simtel.zst', { did_type: 'FILE', bytes: 2097152, length: null });
+  const C2 = rucioItem('ESCAPE_CTA_TEST:electron_20deg_0deg_run300.simtel.zst', { did_type: 'FILE', bytes: 3145728, length: null });
+  type Who = 'gui' | 'notebook';
+  const other = (w: Who): Who => (w === 'gui' ? 'notebook' : 'gui');
+  const itemOf = (w: Who) => (w === 'gui' ? C1 : C2);
+
+  /**
+   * The GUI (Basic) adds C1 and a notebook (bearer) adds C2 to the basket [A, B]. Both PATCHes are
+   * held (on arrival, or after deleting the old items) until both clients have read the basket, and
+   * the read-backs wait until both PATCHes are answered (the other write lands within the settle).
+   */
+  function race(phase: EsapRequestPhase) {
+    const esap = createEsapEmulator();
+    esap.addUser({ user_name: 'alice', email: 'alice@example.org', password: 'alice-pw', tokens: ['alice-token'], items: [A, B] });
+    const common = { baseUrl: esap.baseUrl, fetch: esap.fetch, retry: { limit: 0 }, basketEdits: { settleMs: 0 } };
+    const clients = { gui: new EsapClient({ ...common, basic: { username: 'alice', password: 'alice-pw' } }), notebook: new EsapClient({ ...common, token: 'alice-token' }) };
+    const patches = esap.hold({ method: 'PATCH', phase, limit: 2 });
+    const readBacks = esap.hold({ method: 'GET', match: () => patches.held.length === 2 });
+    const edits = Promise.all([clients.gui.basket.add(C1), clients.notebook.basket.add(C2)]);
+    const patchOf = (w: Who) => patches.held.findIndex((e) => e.request.headers.get('Authorization')?.startsWith(w === 'gui' ? 'Basic' : 'Bearer'));
+    /** Release both PATCHes, `first`'s first (each one answered before the next goes on), then the read-backs. */
+    const run = async (first: Who) => {
+      await patches.arrived(2);
+      expect(esap.requests.map((r) => r.method)).toEqual(['GET', 'GET', 'GET', 'GET']); // both read [A, B] before either wrote
+      await patches.release(patchOf(first));
+      await patches.release(patchOf(other(first)));
+      expect(esap.requests.filter((r) => r.method === 'PATCH').map((r) => r.status)).toEqual([200, 200]);
+      const server = esap.basket('alice');
+      await readBacks.releaseAll();
+      const [gui, notebook] = await edits;
+      return { server, results: { gui, notebook }, final: esap.basket('alice') };
+    };
+    return { esap, run };
+  }
+
+  for (const first of ['gui', 'notebook'] as const) {
+    it(`lost update, ${first} written first: the overwritten add is seen by the read-back and re-applied; both items end up exactly once`, async () => {
+      const { esap, run } = race('received');
+      const second = other(first);
+      const { server, results, final } = await run(first);
+      expect(server).toEqual([A, B, itemOf(second)]); // what the real server did (10a): the second list replaced the first, an item lost
+      expect(final).toEqual([A, B, itemOf(second), itemOf(first)]);
+      expect(results[first]).toMatchObject({ written: true, verified: true, merged: true, reapplied: 1, added: 1, removed: 0 });
+      expect(results[second]).toMatchObject({ written: true, verified: true, merged: false, reapplied: 0, added: 1 });
+      expect(esap.requests.filter((r) => r.method === 'PATCH')).toHaveLength(3);
+    });
+
+    it(`interleaved writes, ${first} creating first: the basket holds A and B twice; the duplicates go, each item exactly once`, async () => {
+      const { run } = race('cart-deleted');
+      const second = other(first);
+      const { server, results, final } = await run(first);
+      expect(server).toEqual([A, B, itemOf(first), A, B, itemOf(second)]); // what the real server did (10b): both lists, the common items twice
+      expect(final).toEqual([A, B, itemOf(first), itemOf(second)]);
+      for (const r of Object.values(results)) expect(r).toMatchObject({ written: true, verified: true, merged: true, added: 1 });
+      expect(results.gui.reapplied + results.notebook.reapplied).toBeGreaterThanOrEqual(1);
+    });
+  }
+
+  it('a writer that replaces the list after every write: a typed conflict error after maxWrites, naming what is missing', async () => {
+    const { esap, client, onPatch } = setup();
+    onPatch(async (request) => {
+      const response = await esap.handle(request);
+      esap.setBasket('alice', [A, B, C]); // the GUI saves its stale list right after each of ours
+      return response;
+    });
+    const error = (await client.basket.add(X).catch((e: unknown) => e)) as EsapBasketConflictError;
+    expect(error).toBeInstanceOf(EsapBasketConflictError);
+    expect(error).toMatchObject({ code: 'DLAAS_ESAP_BASKET_CONFLICT', writes: 3, written: true });
+    expect(error.mismatch?.missing.map((i) => i.archive)).toEqual(['astron_vo']);
+    expect([error.mismatch?.restored, error.mismatch?.duplicated]).toEqual([[], []]);
+    expect(error.actual.items.map((i) => i.archive)).toEqual(['rucio', 'vo_reg', 'zooniverse']);
+    expect(error.expected.items.map((i) => i.archive)).toEqual(['rucio', 'vo_reg', 'zooniverse', 'astron_vo']); // the server's 200 answer
+    expect(esap.requests.filter((r) => r.method === 'PATCH')).toHaveLength(3);
+    expect(error.message).toMatch(/could not be confirmed after 3 writes .*1 added entry missing/);
+  });
+
+  it("onConflict 'fail': a conflict found by the read-back is reported after the one write, not re-applied", async () => {
+    const { esap, client, onPatch } = setup();
+    onPatch(async (request) => {
+      const response = await esap.handle(request);
+      esap.setBasket('alice', [A, B, C]);
+      return response;
+    });
+    await expect(client.basket.add(X, { onConflict: 'fail' })).rejects.toMatchObject({ constructor: EsapBasketConflictError, writes: 1 });
+    expect(esap.requests.filter((r) => r.method === 'PATCH')).toHaveLength(1);
+  });
+
+  it('verify: false: one PATCH, no read-back; a lost write then goes unnoticed (verified: false says so)', async () => {
+    const { esap, client, onPatch } = setup();
+    onPatch(async (request) => {
+      const response = await esap.handle(request);
+      esap.setBasket('alice', [A, B, C]);
+      return response;
+    });
+    esap.resetLog();
+    const result = await client.basket.add(X, { verify: false });
+    expect(result).toMatchObject({ written: true, verified: false, reapplied: 0 });
+    expect(esap.requests.map((r) => r.method)).toEqual(['GET', 'GET', 'PATCH']);
+  });
+
+  it('a removal undone by a concurrent write of the old list is applied again', async () => {
+    const { esap, client, onPatch } = setup();
+    let stale = true;
+    onPatch(async (request) => {
+      const response = await esap.handle(request);
+      if (stale) esap.setBasket('alice', [A, B, C, X]); // another client, based on the old basket, adds X
+      stale = false;
+      return response;
+    });
+    const result = await client.basket.remove(B);
+    expect(esap.basket('alice')).toEqual([A, C, X]);
+    expect(result).toMatchObject({ written: true, verified: true, merged: true, reapplied: 1, removed: 1 });
+  });
+
+  it("repairing duplicates removes only extra copies of what the edit wrote, never other writers' entries", async () => {
+    const Y: WireItem = { archive: 'zenodo', record: { doi: '10.5281/zenodo.1' } };
+    const { esap, client, onPatch } = setup();
+    let interleaved = true;
+    onPatch(async (request) => {
+      const response = await esap.handle(request);
+      // Interleaved with another writer's [A, B, C, Y, Y] (its own duplicate of Y included).
+      if (interleaved) esap.setBasket('alice', [A, B, C, X, A, B, C, Y, Y]);
+      interleaved = false;
+      return response;
+    });
+    const result = await client.basket.add(X);
+    expect(esap.basket('alice')).toEqual([A, B, C, X, Y, Y]);
+    expect(result).toMatchObject({ verified: true, reapplied: 1 });
+  });
+
+  it('waits settleMs to 2 × settleMs before reading back; an abort during the wait is an AbortError', async () => {
+    const { esap, client, onPatch } = setup();
+    const seen: [string, number][] = [];
+    const controller = new AbortController();
+    let abort = false;
+    onPatch(async (request) => {
+      const response = await esap.handle(request);
+      seen.push(['PATCH answered', performance.now()]);
+      if (abort) setTimeout(() => controller.abort(), 5);
+      return response;
+    });
+    esap.onRequest((e) => void (e.method === 'GET' && seen.push(['GET', performance.now()])));
+    await client.basket.add(X, { settleMs: 40 });
+    const answered = seen.findIndex(([what]) => what === 'PATCH answered');
+    const waited = (seen[answered + 1]?.[1] ?? 0) - (seen[answered]?.[1] ?? 0);
+    expect(waited).toBeGreaterThanOrEqual(39);
+    expect(waited).toBeLessThan(80 + 250);
+
+    abort = true;
+    const started = performance.now();
+    await expect(client.basket.add(rucioItem('user.alice:y.fits'), { settleMs: 5_000, signal: controller.signal })).rejects.toMatchObject({ code: 'DLAAS_ABORTED' });
+    expect(performance.now() - started).toBeLessThan(2_000);
   });
 });
 

@@ -20,6 +20,11 @@ export interface EsapEnv {
   now(): Date;
   /** The identity provider's userinfo for a bearer token (`undefined`: the IdP answers 401). */
   userinfo(token: string): Promise<UserinfoClaims | undefined>;
+  /**
+   * A request reached a point where tests may hold it: a promise to wait for, or nothing (so that a
+   * request nobody holds runs without yielding, as atomically as before).
+   */
+  phase?(phase: 'received' | 'cart-deleted', request: Request): Promise<void> | undefined;
 }
 
 /** A DRF `AuthenticationFailed`: 401 with `WWW-Authenticate: Token`. */

@@ -1,16 +1,23 @@
 /**
  * How ESAP's Django stack frames answers, with the header sets of the recorded transcripts:
  * DRF responses (`Vary: Accept, Cookie, Origin`, `Allow`, security headers), Django's own pages
- * (technical 500/404 with `DEBUG=True`), mozilla-django-oidc's session-refresh answers, and
- * django-cors-headers (any `Origin` reflected, with credentials; preflights answered first).
+ * (technical 500/404 with `DEBUG=True`, `Content-Type: text/html` without charset), CommonMiddleware's
+ * `APPEND_SLASH` answers (only the headers of the middleware outside it: `Vary: Origin`), mozilla-django-oidc's
+ * session-refresh answers, and django-cors-headers (any `Origin` reflected, with credentials; preflights
+ * answered first).
  *
  * Web-standard APIs only.
  * @module
  */
 import { drfJson } from './python.js';
 
-/** Which layer produced an answer (decides the header set). */
-export type ReplyKind = 'drf' | 'django' | 'refresh' | 'preflight';
+/**
+ * Which layer produced an answer (decides the header set): a DRF view, Django's handler (pages for
+ * exceptions raised inside the middleware stack), CommonMiddleware (its `APPEND_SLASH` redirect, or
+ * an exception it raised: only the middleware outside it adds headers), the session refresh, or a
+ * CORS preflight.
+ */
+export type ReplyKind = 'drf' | 'django' | 'common' | 'refresh' | 'preflight';
 
 /** An answer before the middleware headers are added. */
 export interface Reply {
@@ -20,10 +27,17 @@ export interface Reply {
   readonly kind: ReplyKind;
   /** Headers of the view (`Allow`, `WWW-Authenticate`, `Location`, `refresh_url`, `Set-Cookie`). */
   readonly headers?: readonly (readonly [string, string])[];
+  /**
+   * No `Content-Length` (an exception that escaped CommonMiddleware, whose `process_response` sets it):
+   * the development server then ends the body by closing the connection (`Connection: close`).
+   */
+  readonly unframed?: boolean;
 }
 
 export const JSON_TYPE = 'application/json';
 export const HTML = 'text/html; charset=utf-8';
+/** Django's error pages (technical 404/500, and the plain ones without templates) say `text/html`, no charset. */
+export const HTML_PAGE = 'text/html';
 export const TEXT = 'text/plain; charset=utf-8';
 
 /** Allowed methods of list routes and detail routes (DRF `Allow`). */
@@ -60,30 +74,39 @@ function acceptsHtml(request: Request): boolean {
   });
 }
 
-/** Django's answer to an unhandled exception: the technical 500 report with `DEBUG`, else the plain page. */
-export function serverError(request: Request, exceptionType: string, exceptionValue: string, debug: boolean): Reply {
+/**
+ * Django's answer to an unhandled exception: the technical 500 report with `DEBUG`, else the plain page.
+ * `kind` `common` for an exception CommonMiddleware raised (no `Content-Length`, fewer headers).
+ */
+export function serverError(request: Request, exceptionType: string, exceptionValue: string, debug: boolean, kind: 'django' | 'common' = 'django'): Reply {
   const url = new URL(request.url);
-  if (!debug) return { status: 500, body: '\n<!doctype html>\n<html lang="en">\n<head>\n  <title>Server Error (500)</title>\n</head>\n<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n', contentType: HTML, kind: 'django' };
+  const frame = kind === 'common' ? ({ kind, unframed: true } as const) : ({ kind } as const);
+  if (!debug) return { status: 500, body: '\n<!doctype html>\n<html lang="en">\n<head>\n  <title>Server Error (500)</title>\n</head>\n<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n', contentType: HTML_PAGE, ...frame };
   const head = `${exceptionType} at ${url.pathname}\n${exceptionValue}\n\nRequest Method: ${request.method}\nRequest URL: ${url.origin}${url.pathname}${url.search}\nDjango Version: 3.2.25\nPython Executable: /usr/bin/python3\nPython Version: 3.11.2\n`;
   const note = "\n(The ESAP emulator does not reproduce the rest of Django's technical 500 report.)\n";
-  if (!acceptsHtml(request)) return { status: 500, body: head + note, contentType: TEXT, kind: 'django' };
+  if (!acceptsHtml(request)) return { status: 500, body: head + note, contentType: TEXT, ...frame };
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#x27;');
-  return { status: 500, body: `<!DOCTYPE html>\n<html lang="en">\n<head>\n  <title>${esc(exceptionType)} at ${esc(url.pathname)}</title>\n</head>\n<body>\n<pre>${esc(head + note)}</pre>\n</body>\n</html>\n`, contentType: HTML, kind: 'django' };
+  return {
+    status: 500,
+    body: `<!DOCTYPE html>\n<html lang="en">\n<head>\n  <meta http-equiv="content-type" content="text/html; charset=utf-8">\n  <meta name="robots" content="NONE,NOARCHIVE">\n  <title>${esc(exceptionType)} at ${esc(url.pathname)}</title>\n</head>\n<body>\n<pre>${esc(head + note)}</pre>\n</body>\n</html>\n`,
+    contentType: HTML_PAGE,
+    ...frame,
+  };
 }
 
 /** Django's 404 for a URL no route matches (technical page with `DEBUG`). */
 export function pageNotFound(request: Request, debug: boolean): Reply {
   const path = new URL(request.url).pathname;
   const body = debug
-    ? `<!DOCTYPE html>\n<html lang="en">\n<head>\n  <title>Page not found at ${path.replace(/</g, '&lt;')}</title>\n</head>\n<body>\n  <h1>Page not found <span>(404)</span></h1>\n  <p>The current path, <code>${path.slice(1).replace(/</g, '&lt;')}</code>, didn\u2019t match any of these.</p>\n</body>\n</html>\n`
+    ? `<!DOCTYPE html>\n<html lang="en">\n<head>\n  <meta http-equiv="content-type" content="text/html; charset=utf-8">\n  <title>Page not found at ${path.replace(/</g, '&lt;')}</title>\n</head>\n<body>\n  <h1>Page not found <span>(404)</span></h1>\n  <p>The current path, <code>${path.slice(1).replace(/</g, '&lt;')}</code>, didn\u2019t match any of these.</p>\n</body>\n</html>\n`
     : '<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n';
-  return { status: 404, body, contentType: HTML, kind: 'django' };
+  return { status: 404, body, contentType: HTML_PAGE, kind: 'django' };
 }
 
-/** CommonMiddleware's `APPEND_SLASH` redirect. */
+/** CommonMiddleware's `APPEND_SLASH` redirect (an `HttpResponsePermanentRedirect`: `text/html; charset=utf-8`). */
 export function appendSlash(request: Request): Reply {
   const url = new URL(request.url);
-  return { status: 301, body: '', contentType: HTML, kind: 'django', headers: [['Location', `${url.pathname}/${url.search}`]] };
+  return { status: 301, body: '', contentType: HTML, kind: 'common', headers: [['Location', `${url.pathname}/${url.search}`]] };
 }
 
 /** Add the middleware headers of the reply's layer, CORS and `Content-Length`, and make the `Response`. */
@@ -115,11 +138,14 @@ export function toResponse(reply: Reply, request: Request): Response {
       h.append('Vary', 'Accept, Cookie, Origin');
       own(/^allow$/i);
     }
-    if (reply.kind !== 'refresh') h.append('X-Frame-Options', 'DENY');
-    h.append('Content-Length', String(bytes.byteLength));
-    if (reply.kind !== 'drf') h.append('Vary', 'Cookie, Origin');
+    // XFrameOptionsMiddleware sits inside CommonMiddleware; SessionMiddleware adds `Cookie` only once the session was read.
+    if (reply.kind !== 'refresh' && reply.kind !== 'common') h.append('X-Frame-Options', 'DENY');
+    if (!reply.unframed) h.append('Content-Length', String(bytes.byteLength));
+    if (reply.kind === 'django' || reply.kind === 'refresh') h.append('Vary', 'Cookie, Origin');
     h.append('X-Content-Type-Options', 'nosniff');
     h.append('Referrer-Policy', 'same-origin');
+    if (reply.kind === 'common') h.append('Vary', 'Origin');
+    if (reply.unframed) h.append('Connection', 'close');
     cors();
     own(/^set-cookie$/i);
   }

@@ -6,6 +6,10 @@
  *
  * It serves `/esap-api/…` only, so it can share one server with the Rucio emulator: route requests
  * whose path {@link EsapEmulator.serves} to {@link EsapEmulator.handle}.
+ *
+ * Races are made deterministic with {@link EsapEmulator.hold} (or the lower-level
+ * {@link EsapEmulator.onRequest}): hold requests when they arrive, or a basket PATCH between deleting
+ * the old items and creating the new ones, and release them in the order the test wants.
  * @module
  */
 import { http, type RequestHandler } from 'msw';
@@ -127,6 +131,93 @@ export interface EsapRequestLogEntry {
 }
 
 /**
+ * Where a request can be held: `received`, before the emulated server looks at it; `cart-deleted`, a
+ * profile PATCH/PUT after it deleted the stored items and before it creates the new ones (where two
+ * whole-basket writes interleave on the real server: both delete, then both create).
+ *
+ * @example
+ * ```ts
+ * const phase: EsapRequestPhase = 'cart-deleted'; // hold both PATCHes here to get the real server's duplicated basket
+ * ```
+ */
+export type EsapRequestPhase = 'received' | 'cart-deleted';
+
+/**
+ * A request reaching a {@link EsapRequestPhase}.
+ *
+ * @example
+ * ```ts
+ * esap.onRequest((e) => console.log(e.phase, e.method, e.path));
+ * ```
+ */
+export interface EsapRequestEvent {
+  readonly phase: EsapRequestPhase;
+  readonly method: string;
+  /** Path as sent, without the query. */
+  readonly path: string;
+  /**
+   * The request, the same object in every phase. The server reads its body: look at it with
+   * `request.clone()` in the `received` phase only.
+   */
+  readonly request: Request;
+}
+
+/**
+ * Called for every request at every {@link EsapRequestPhase}; the request waits until a returned promise settles.
+ *
+ * @example
+ * ```ts
+ * const hook: EsapRequestHook = async (e) => { if (e.method === 'PATCH') await new Promise((r) => setTimeout(r, 50)); }; // a slow write
+ * ```
+ */
+export type EsapRequestHook = (event: EsapRequestEvent) => void | Promise<void>;
+
+/**
+ * Which requests {@link EsapEmulator.hold} holds (all given conditions must match).
+ *
+ * @example
+ * ```ts
+ * const patches = esap.hold({ method: 'PATCH', phase: 'cart-deleted', limit: 2 });
+ * ```
+ */
+export interface EsapHoldOptions {
+  /** HTTP method, e.g. `PATCH`. */
+  method?: string;
+  /** The path: exactly this string, or matching this pattern. */
+  path?: string | RegExp;
+  /** Where to hold them (default `received`). */
+  phase?: EsapRequestPhase;
+  /** Hold at most this many; later matching requests pass (default: no limit). */
+  limit?: number;
+  /** Any further condition (e.g. on `request.headers`). */
+  match?: (event: EsapRequestEvent) => boolean;
+}
+
+/**
+ * Requests held by {@link EsapEmulator.hold}, released one by one in any order.
+ *
+ * @example
+ * ```ts
+ * const patches = esap.hold({ method: 'PATCH', limit: 2 });
+ * const writes = [clientA.basket.add(a), clientB.basket.add(b)];
+ * await patches.arrived(2);   // both clients have read the basket and sent their PATCH
+ * await patches.release(1);   // the second one is written and answered first…
+ * await patches.release(0);   // …then the first one overwrites it
+ * await Promise.all(writes);
+ * ```
+ */
+export interface EsapHold {
+  /** Every request held so far, in arrival order (released ones included): `release(i)` refers to `held[i]`. */
+  readonly held: readonly EsapRequestEvent[];
+  /** Resolves once `count` requests (default 1) have been held. */
+  arrived(count?: number): Promise<void>;
+  /** Let `held[index]` go on; resolves once the emulator has answered it. */
+  release(index: number): Promise<void>;
+  /** Let every held request go on, hold no more, and resolve once all held ones are answered. */
+  releaseAll(): Promise<void>;
+}
+
+/**
  * A read-only view of the emulated database (values as stored).
  *
  * @example
@@ -180,6 +271,13 @@ export interface EsapEmulator extends FetchEmulatorApi {
   readonly requests: readonly EsapRequestLogEntry[];
   /** Clear {@link requests} and {@link userinfoCalls}. */
   resetLog(): void;
+  /** Call `hook` for every request at every {@link EsapRequestPhase}; returns a function that removes it. */
+  onRequest(hook: EsapRequestHook): () => void;
+  /**
+   * Hold matching requests at a phase until the test releases them (deterministic races: two clients'
+   * PATCHes held until both have read, then released in a chosen order). See {@link EsapHold}.
+   */
+  hold(options?: EsapHoldOptions): EsapHold;
 }
 
 const seconds = (t: Date | number) => (t instanceof Date ? Math.floor(t.getTime() / 1000) : t);
@@ -198,6 +296,8 @@ class Emulator extends FetchEmulator implements EsapEmulator, EsapEnv {
   readonly userinfoCalls: { token: string }[] = [];
   readonly requests: EsapRequestLogEntry[] = [];
   readonly #options: EsapEmulatorOptions;
+  readonly #hooks = new Set<EsapRequestHook>();
+  readonly #answered = new WeakMap<Request, Promise<void>>();
 
   constructor(options: EsapEmulatorOptions) {
     super(String(options.baseUrl ?? 'https://esap.emulator.test'));
@@ -239,10 +339,70 @@ class Emulator extends FetchEmulator implements EsapEmulator, EsapEnv {
   }
 
   async handle(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    const response = toResponse(await esapRoute(request, this), request);
-    this.requests.push({ method: request.method, path: url.pathname, status: response.status });
-    return response;
+    let answered = () => {};
+    this.#answered.set(request, new Promise<void>((resolve) => (answered = resolve)));
+    try {
+      const held = this.phase('received', request);
+      if (held) await held;
+      const url = new URL(request.url);
+      const response = toResponse(await esapRoute(request, this), request);
+      this.requests.push({ method: request.method, path: url.pathname, status: response.status });
+      return response;
+    } finally {
+      answered();
+    }
+  }
+
+  phase(phase: EsapRequestPhase, request: Request): Promise<void> | undefined {
+    if (this.#hooks.size === 0) return undefined;
+    const event: EsapRequestEvent = Object.freeze({ phase, method: request.method, path: new URL(request.url).pathname, request });
+    const waits = [...this.#hooks].map((hook) => hook(event)).filter((r): r is Promise<void> => typeof (r as Promise<void> | undefined)?.then === 'function');
+    return waits.length > 0 ? Promise.all(waits).then(() => undefined) : undefined;
+  }
+
+  onRequest(hook: EsapRequestHook): () => void {
+    this.#hooks.add(hook);
+    return () => void this.#hooks.delete(hook);
+  }
+
+  hold(options: EsapHoldOptions = {}): EsapHold {
+    const phase = options.phase ?? 'received';
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const method = options.method?.toUpperCase();
+    const held: EsapRequestEvent[] = [];
+    const gates: (() => void)[] = [];
+    let waiters: { count: number; resolve: () => void }[] = [];
+    let open = false;
+    const matches = (e: EsapRequestEvent) =>
+      e.phase === phase &&
+      (method === undefined || e.method === method) &&
+      (options.path === undefined || (typeof options.path === 'string' ? e.path === options.path : options.path.test(e.path))) &&
+      (options.match?.(e) ?? true);
+    const remove = this.onRequest((event) => {
+      if (open || held.length >= limit || !matches(event)) return undefined;
+      const gate = new Promise<void>((resolve) => gates.push(resolve));
+      held.push(event);
+      for (const w of waiters) if (held.length >= w.count) w.resolve();
+      waiters = waiters.filter((w) => held.length < w.count);
+      return gate;
+    });
+    const answered = (e: EsapRequestEvent) => this.#answered.get(e.request) ?? Promise.resolve();
+    return {
+      held,
+      arrived: (count = 1) => (held.length >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ count, resolve }))),
+      release: async (index) => {
+        const event = held[index];
+        if (!event) throw new RangeError(`ESAP emulator: no held request #${index} (${held.length} held)`);
+        gates[index]?.();
+        await answered(event);
+      },
+      releaseAll: async () => {
+        open = true;
+        remove();
+        for (const gate of gates) gate();
+        await Promise.all(held.map(answered));
+      },
+    };
   }
 
   override handlers(): RequestHandler[] {

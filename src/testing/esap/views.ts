@@ -1,7 +1,7 @@
 /**
  * ESAP's `accounts` API as the recorded server answers it: URL resolution (DRF `DefaultRouter` with
  * format suffixes, `APPEND_SLASH`), the paginated wrapper, the profile viewset (unwrapped detail,
- * whole-list PATCH that deletes first and then reads `shopping_cart` — hence the wipe-then-500),
+ * creation by anyone with POST, whole-list PATCH that deletes first and then reads `shopping_cart` — hence the wipe-then-500),
  * DRF's validation errors, and the `shopping-items` viewset (open to anyone).
  *
  * Web-standard APIs only.
@@ -13,11 +13,12 @@ import { DETAIL_ALLOW, HTML, LIST_ALLOW, appendSlash, detail, drf, isPreflight, 
 import { PyFloat, pyDumps, pyFloatRepr, pyLoads, pyRound, pyTypeName, type PyDict, type PyValue } from './python.js';
 import type { EsapStore, ItemRecord, ProfileRecord } from './state.js';
 
-/** An unhandled Python exception: Django's 500. */
+/** An unhandled Python exception: Django's 500 (`common`: raised by CommonMiddleware, outside the view). */
 class Crash extends Error {
   constructor(
     readonly type: string,
     readonly value: string,
+    readonly layer: 'django' | 'common' = 'django',
   ) {
     super(`${type}: ${value}`);
   }
@@ -80,18 +81,20 @@ export async function esapRoute(request: Request, env: EsapEnv): Promise<Reply> 
     if (request.method !== 'GET' && request.method !== 'HEAD') return notAllowed(request, allow);
     return pk === undefined ? paginate(ctx, []) : detail(404, 'Not found.', allow);
   } catch (e) {
-    if (e instanceof Crash) return serverError(request, e.type, e.value, env.debug);
+    if (e instanceof Crash) return serverError(request, e.type, e.value, env.debug, e.layer);
     throw e;
   }
 }
 
+/** CommonMiddleware's `APPEND_SLASH` (a 301; with `DEBUG`, a RuntimeError for a body it cannot carry over), else Django's 404. */
 function notRouted(request: Request, path: string, env: EsapEnv): Reply {
   if (!path.endsWith('/') && ROUTE.test(`${path}/`)) {
-    if (request.method === 'GET' || request.method === 'HEAD') return appendSlash(request);
+    if (!env.debug || !['POST', 'PUT', 'PATCH'].includes(request.method)) return appendSlash(request);
     const url = new URL(request.url);
     throw new Crash(
       'RuntimeError',
       `You called this URL via ${request.method}, but the URL doesn't end in a slash and you have APPEND_SLASH set. Django can't redirect to the slash URL while maintaining ${request.method} data. Change your form to point to ${url.host}${url.pathname}/ (note the trailing slash), or set APPEND_SLASH=False in your Django settings.`,
+      'common',
     );
   }
   return pageNotFound(request, env.debug);
@@ -248,7 +251,7 @@ function itemErrors(item: PyValue, partial: boolean, store: EsapStore): unknown 
 const isEmpty = (e: unknown) => typeof e === 'object' && e !== null && !Array.isArray(e) && Object.keys(e).length === 0;
 
 /** `EsapUserProfileSerializer` validation, errors in field order; the validated scalar values otherwise. */
-function validateProfile(data: PyDict, partial: boolean, instance: ProfileRecord, store: EsapStore): { errors: Record<string, unknown> } | { values: Map<string, string | null> } {
+function validateProfile(data: PyDict, partial: boolean, instance: ProfileRecord | undefined, store: EsapStore): { errors: Record<string, unknown> } | { values: Map<string, string | null> } {
   const errors: Record<string, unknown> = {};
   const values = new Map<string, string | null>();
   const field = (name: string, required: boolean, check: (v: PyValue) => string[] | { value: string | null } | unknown[] | Record<string, unknown>) => {
@@ -263,7 +266,7 @@ function validateProfile(data: PyDict, partial: boolean, instance: ProfileRecord
     else errors[name] = r;
   };
   field('user_name', true, (v) =>
-    charField(v, { allowNull: false, allowBlank: false, maxLength: 50, taken: (s) => s !== instance.user_name && store.profiles.has(s), takenMessage: 'User Profile with this Username already exists.' }),
+    charField(v, { allowNull: false, allowBlank: false, maxLength: 50, taken: (s) => s !== instance?.user_name && store.profiles.has(s), takenMessage: 'User Profile with this Username already exists.' }),
   );
   field('full_name', false, (v) => charField(v, { allowNull: true, allowBlank: false, maxLength: 100 }));
   field('user_email', true, (v) => charField(v, { allowNull: false, allowBlank: false, maxLength: 254, email: true }));
@@ -291,10 +294,15 @@ function validateProfile(data: PyDict, partial: boolean, instance: ProfileRecord
 /**
  * `EsapUserProfileSerializer.update`: delete every item, then read `shopping_cart` (a `KeyError`
  * when it is absent: the basket stays wiped, no transaction), store `json.dumps(item)` for each raw
- * item, then the m2m fields (an `IndexError` for a list), then the plain fields.
+ * item, then the m2m fields (an `IndexError` for a list), then the plain fields. Between the delete
+ * and the creates the request passes the `cart-deleted` phase: where two writes interleave on the
+ * real server (both delete, then both create: duplicated items).
  */
-function updateProfile(p: ProfileRecord, data: PyDict, values: Map<string, string | null>, store: EsapStore): void {
+async function updateProfile(ctx: Ctx, p: ProfileRecord, data: PyDict, values: Map<string, string | null>): Promise<void> {
+  const { store } = ctx.env;
   store.deleteCart(p.user_name);
+  const held = ctx.env.phase?.('cart-deleted', ctx.request);
+  if (held) await held;
   const cart = data.get('shopping_cart');
   if (cart === undefined) throw new Crash('KeyError', "'shopping_cart'");
   for (const item of cart as PyValue[]) store.createItem(pyDumps(item), p.user_name);
@@ -310,13 +318,48 @@ function updateProfile(p: ProfileRecord, data: PyDict, values: Map<string, strin
 }
 
 async function profileList(ctx: Ctx): Promise<Reply> {
-  if (ctx.request.method === 'POST') return detail(405, 'Method "POST" not allowed. (Profile creation is not emulated.)', LIST_ALLOW);
+  if (ctx.request.method === 'POST') return await createProfile(ctx);
   if (ctx.request.method !== 'GET' && ctx.request.method !== 'HEAD') return notAllowed(ctx.request, LIST_ALLOW);
   const { store } = ctx.env;
   return paginate(
     ctx,
     profileQueryset(ctx.session, ctx.user, ctx.env).map((p) => profileData(p, store)),
   );
+}
+
+/**
+ * `POST user-profiles/` (the viewset is `AllowAny`: anyone may create any profile): the serializer's
+ * full validation (`user_name` and `user_email` required, `user_name` unique), then DRF's default
+ * `ModelSerializer.create`, which refuses the nested `shopping_cart` (any value, even `[]`) with an
+ * AssertionError (a 500). 201 with the profile, no `Location`. The new profile is listed to the
+ * Django user with the same email, like any other.
+ */
+async function createProfile(ctx: Ctx): Promise<Reply> {
+  const { store } = ctx.env;
+  const body = await requestData(ctx, LIST_ALLOW);
+  if ('reply' in body) return body.reply;
+  const data = asDict(body.data);
+  if (!(data instanceof Map)) return drf(400, data, LIST_ALLOW);
+  const checked = validateProfile(data, false, undefined, store);
+  if ('errors' in checked) return drf(400, checked.errors, LIST_ALLOW);
+  if (data.has('shopping_cart')) {
+    throw new Crash(
+      'AssertionError',
+      'The `.create()` method does not support writable nested fields by default.\nWrite an explicit `.create()` method for serializer `accounts.api.serializers.EsapUserProfileSerializer`, or set `read_only=True` on nested serializer fields.',
+    );
+  }
+  const { values } = checked;
+  const profile: ProfileRecord = {
+    user_name: values.get('user_name') as string,
+    full_name: values.get('full_name') ?? null,
+    user_email: values.get('user_email') as string,
+    uid: null,
+    oidc_id_token: values.get('oidc_id_token') ?? null,
+    oidc_access_token: values.get('oidc_access_token') ?? null,
+    id_token_expiration: values.get('id_token_expiration') ?? null,
+  };
+  store.profiles.set(profile.user_name, profile);
+  return drf(201, profileData(profile, store), LIST_ALLOW);
 }
 
 async function profileDetail(ctx: Ctx, pk: string): Promise<Reply> {
@@ -337,7 +380,7 @@ async function profileDetail(ctx: Ctx, pk: string): Promise<Reply> {
   if (!(data instanceof Map)) return drf(400, data, DETAIL_ALLOW);
   const checked = validateProfile(data, request.method === 'PATCH', profile, store);
   if ('errors' in checked) return drf(400, checked.errors, DETAIL_ALLOW);
-  updateProfile(profile, data, checked.values, store);
+  await updateProfile(ctx, profile, data, checked.values);
   return drf(200, profileData(profile, store), DETAIL_ALLOW);
 }
 

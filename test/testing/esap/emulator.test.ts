@@ -80,7 +80,7 @@ describe('DRF validation and update paths (from the ESAP/DRF source; not in the 
     const { esap } = alice();
     const res = await esap.fetch('/esap-api/accounts/user-profiles/alice/', { method: 'PATCH', headers: { Authorization: 'Bearer t-alice', Accept: 'application/json, text/plain, */*' }, body: new Blob(['{"shopping_cart":[]}']) });
     expect(res.status).toBe(500);
-    expect(res.headers.get('Content-Type')).toBe('text/html; charset=utf-8'); // the GUI's Accept gets the HTML technical page
+    expect(res.headers.get('Content-Type')).toBe('text/html'); // the GUI's Accept gets the HTML technical page (no charset: addenda #51)
     expect(await res.text()).toContain("KeyError at /esap-api/accounts/user-profiles/alice/");
     expect(esap.itemData('alice')).toEqual([]);
   });
@@ -188,5 +188,71 @@ describe('bearer validation sources', () => {
     const sid = esap.createSession('alice', { oidc: false });
     const res = await esap.fetch('/esap-api/accounts/user-profiles/', { headers: { Cookie: `sessionid=${sid}` } });
     expect(JSON.parse(await res.text())).toMatchObject({ count: 0, results: [] });
+  });
+});
+
+describe('POST user-profiles/, CommonMiddleware and error pages (addenda #41–#51; the rest from the Django/DRF source)', () => {
+  it('a Django user without a profile creates one with POST, and the SDK then reads and edits that basket', async () => {
+    const esap = createEsapEmulator();
+    esap.addUser({ user_name: 'bob', email: 'bob@example.org', tokens: ['t-bob'], profile: false });
+    const client = new EsapClient({ baseUrl: esap.baseUrl, token: 't-bob', fetch: esap.fetch, basketEdits: { settleMs: 0 } });
+    await expect(client.basket.get()).rejects.toMatchObject({ reason: 'no-profile-for-identity' });
+    const post = (body: string) => esap.fetch('/esap-api/accounts/user-profiles/', { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body });
+    const missing = await post('{"user_name":"bob"}');
+    expect([missing.status, await missing.text()]).toEqual([400, '{"user_email":["This field is required."]}']);
+    const created = await post('{"user_name":"bob","user_email":"bob@example.org"}');
+    expect([created.status, created.headers.get('Location'), created.headers.get('Allow')]).toEqual([201, null, 'GET, POST, HEAD, OPTIONS']);
+    expect(JSON.parse(await created.text())).toMatchObject({ user_name: 'bob', full_name: null, shopping_cart: [] });
+    expect(await client.basket.add({ archive: 'x', n: 1 })).toMatchObject({ written: true, verified: true });
+    expect(esap.basket('bob')).toEqual([{ archive: 'x', n: 1 }]);
+  });
+
+  it('without DEBUG: the no-slash PATCH is redirected like a GET, and the plain error pages are text/html', async () => {
+    const { esap } = alice({ debug: false });
+    const patch = await esap.fetch('/esap-api/accounts/user-profiles/alice', { method: 'PATCH', headers: { Authorization: 'Bearer t-alice', 'Content-Type': 'application/json' }, body: '{"shopping_cart":[]}', redirect: 'manual' });
+    expect([patch.status, patch.headers.get('Location'), patch.headers.get('Vary'), patch.headers.get('X-Frame-Options')]).toEqual([301, '/esap-api/accounts/user-profiles/alice/', 'Origin', null]);
+    const notFound = await esap.fetch('/esap-api/nothing/here/');
+    expect([notFound.status, notFound.headers.get('Content-Type'), notFound.headers.get('Vary')]).toEqual([404, 'text/html', 'Cookie, Origin']);
+    expect(esap.basket('alice')).toEqual([{ archive: 'x', n: 1 }]);
+  });
+});
+
+describe('request holds (deterministic races)', () => {
+  it('holds matching requests until released, in any order; later ones pass once the limit is reached', async () => {
+    const { esap, call } = alice();
+    const hold = esap.hold({ method: 'PATCH', limit: 2 });
+    const first = call('PATCH', 'user-profiles/alice/', '{"shopping_cart":[{"archive":"first"}]}');
+    const second = call('PATCH', 'user-profiles/alice/', '{"shopping_cart":[{"archive":"second"}]}');
+    await hold.arrived(2);
+    expect((await call('GET', 'user-profiles/alice/')).status).toBe(200); // GETs are not held
+    expect(esap.basket('alice')).toEqual([{ archive: 'x', n: 1 }]);
+    await hold.release(1);
+    expect(esap.basket('alice')).toEqual([{ archive: 'second' }]);
+    await hold.release(0);
+    expect(esap.basket('alice')).toEqual([{ archive: 'first' }]); // the earlier request, written last, wins
+    expect([(await first).status, (await second).status]).toEqual([200, 200]);
+    expect((await call('PATCH', 'user-profiles/alice/', '{"shopping_cart":[]}')).status).toBe(200); // a third one passes
+    await expect(hold.release(5)).rejects.toThrow(/no held request #5/);
+  });
+
+  it("'cart-deleted' interleaves two PATCHes as the real server can: both delete, then both create", async () => {
+    const { esap, call } = alice();
+    const hold = esap.hold({ method: 'PATCH', phase: 'cart-deleted' });
+    const writes = [call('PATCH', 'user-profiles/alice/', '{"shopping_cart":[{"archive":"a"},{"archive":"c1"}]}'), call('PATCH', 'user-profiles/alice/', '{"shopping_cart":[{"archive":"a"},{"archive":"c2"}]}')];
+    await hold.arrived(2);
+    expect(esap.basket('alice')).toEqual([]); // both deleted
+    await hold.releaseAll();
+    await Promise.all(writes);
+    expect(esap.basket('alice')).toEqual([{ archive: 'a' }, { archive: 'c1' }, { archive: 'a' }, { archive: 'c2' }]);
+  });
+
+  it('onRequest sees every phase and can be removed', async () => {
+    const { esap, call } = alice();
+    const seen: string[] = [];
+    const remove = esap.onRequest((e) => void seen.push(`${e.phase} ${e.method} ${e.path}`));
+    await call('PATCH', 'user-profiles/alice/', '{"shopping_cart":[]}');
+    remove();
+    await call('GET', 'user-profiles/');
+    expect(seen).toEqual(['received PATCH /esap-api/accounts/user-profiles/alice/', 'cart-deleted PATCH /esap-api/accounts/user-profiles/alice/']);
   });
 });
