@@ -12,6 +12,7 @@ import {
   DlaasError,
   RuleStuckError,
   VERSION,
+  corruptReplicas,
   decodeToken,
   formatDid,
   isJwt,
@@ -445,6 +446,43 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'replicas declare-bad',
+    usage: 'dlaas replicas declare-bad DID... --rse RSE --reason TEXT [--force] [--suspicious] | PFN... --reason TEXT [--suspicious]',
+    summary: 'tell Rucio that replicas are corrupt or lost: BAD (no longer offered), or --suspicious',
+    options: { rse: { type: 'string' }, reason: { type: 'string' }, force: { type: 'boolean' }, suspicious: { type: 'boolean' } },
+    args: [1, Infinity],
+    async run(ctx) {
+      const reason = str(ctx.values.reason);
+      if (!reason?.trim()) throw new UsageError('--reason TEXT is required (it is kept with the declaration)');
+      const rse = str(ctx.values.rse);
+      const byPfn = ctx.args.every((a) => /^[a-z][a-z0-9+.-]*:\/\//i.test(a));
+      if (!byPfn && ctx.args.some((a) => a.includes('://'))) throw new UsageError('give either DIDs (with --rse) or PFNs, not both');
+      if (byPfn && rse) throw new UsageError('--rse goes with DIDs; a PFN names its RSE');
+      if (!byPfn && !rse) throw new UsageError('--rse RSE is required with DIDs (the RSE holding the bad replicas)');
+      const dids = byPfn ? [] : ctx.args.map(didArg);
+      const { lake } = await openLake(ctx.io, ctx.global);
+      let notDeclared: Record<string, string[]>;
+      let sent = ctx.args.length;
+      if (ctx.values.suspicious) {
+        // Suspicious replicas are named by PFN: those of the DIDs on the RSE, whatever their state.
+        const pfns = byPfn ? ctx.args : (await lake.rucio.replicas.list(dids, { rseExpression: rse!, allStates: true }).toArray()).flatMap((r) => r.rses[rse!] ?? []);
+        if (!pfns.length) throw new OperationFailed(`no replica of ${ctx.args.join(', ')} on ${rse}`);
+        sent = pfns.length;
+        notDeclared = await lake.rucio.replicas.declareSuspicious(pfns, { reason });
+      } else {
+        notDeclared = await lake.rucio.replicas.declareBad(byPfn ? ctx.args : dids.map((d) => ({ ...d, rse: rse! })), { reason, ...(ctx.values.force ? { force: true } : {}) });
+      }
+      const problems = Object.entries(notDeclared).flatMap(([where, list]) => list.map((m) => `${where}: ${m}`));
+      const as = ctx.values.suspicious ? 'suspicious' : 'bad';
+      if (ctx.mode.json) printJson(ctx.io, { declared_as: as, replicas: sent, not_declared: notDeclared });
+      else {
+        println(ctx.io, `${sent - Math.min(problems.length, sent)} of ${sent} replica(s) declared ${as}${rse ? ` on ${rse}` : ''}`);
+        for (const p of problems) println(ctx.io, `  not declared: ${p}`);
+      }
+      if (problems.length) throw new OperationFailed(`${problems.length} replica(s) not declared`, { quiet: true });
+    },
+  },
+  {
     name: 'rule add',
     usage: 'dlaas rule add DID... --rse EXPRESSION [--copies N] [--lifetime SECONDS] [--activity A] [--wait [--timeout S]]',
     summary: 'ask the Data Lake to keep copies of DIDs on RSEs (one rule per DID)',
@@ -649,7 +687,9 @@ const COMMANDS: Command[] = [
         for (const b of bars.values()) b.stop();
       }
       const pathOf = (f: FileManifest) => f.localPath ?? (f.location?.kind === 'path' ? f.location.path : undefined);
-      const files = r.files.map((f) => ({ did: f.did ? formatDid(f.did) : null, url: f.url ?? null, status: f.status, bytes: f.bytes, adler32: f.adler32 ?? null, md5: f.md5 ?? null, verified: f.verified, skipped: f.skipped ?? false, path: pathOf(f) ?? null, ...(f.error ? { error: f.error } : {}) }));
+      const files = r.files.map((f) => ({ did: f.did ? formatDid(f.did) : null, url: f.url ?? null, status: f.status, bytes: f.bytes, adler32: f.adler32 ?? null, md5: f.md5 ?? null, verified: f.verified, skipped: f.skipped ?? false, path: pathOf(f) ?? null, ...(f.error ? { error: f.error } : {}), ...(f.corruptReplicas ? { corrupt_replicas: f.corruptReplicas.map((c) => ({ rse: c.rse ?? null, pfn: c.pfn, check: c.check })) } : {}) }));
+      // A replica whose bytes did not match: say how to tell Rucio (the file itself may be OK from another one).
+      if (!ctx.mode.json) for (const c of corruptReplicas(r)) note(ctx.io, `corrupt replica of ${formatDid(c.did)} on ${c.rse ?? c.pfn} (${c.check} mismatch); to declare it: dlaas replicas declare-bad ${formatDid(c.did)} --rse ${c.rse ?? 'RSE'} --reason "${c.check} mismatch"`);
       const failed = r.status !== 'AVAILABLE' && !(ctx.values['no-wait'] && r.status === 'REPLICATING');
       const t = r.totals;
       if (ctx.mode.json) printJson(ctx.io, { mode: r.mode, status: r.status, rse: rse ?? null, totals: { files: t.files, ok: t.ok, failed: t.failed, bytes: t.bytes, verified_bytes: t.verifiedBytes, skipped: t.skipped }, rules: r.rules.map((x) => ({ id: x.id, did: formatDid(x.did), created: x.created, state: x.state })), files });

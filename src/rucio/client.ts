@@ -59,9 +59,9 @@ export interface RucioClientOptions {
 export class RucioClient {
   /** DIDs: get, search, content, files, metadata, create, attach, close. */
   readonly dids: Dids;
-  /** Replicas: list (bulk, streamed), add, update state, delete. */
+  /** Replicas: list (bulk, streamed), add, update state, delete, declare bad or suspicious. */
   readonly replicas: Replicas;
-  /** Rules: create, get, list, locks, update, delete, wait. */
+  /** Rules: create, get, list, locks, a DID's rule history, update, delete, wait. */
   readonly rules: Rules;
   /** RSEs: list/resolve expressions, settings, protocols, attributes, PFNs. */
   readonly rses: Rses;

@@ -2,6 +2,7 @@
  * Errors specific to Rucio workflows.
  * @module
  */
+import { formatDid, type Did } from '../core/did.js';
 import { DlaasError, ErrorCode } from '../core/errors.js';
 import type { Lock, Rule } from './types.js';
 
@@ -45,5 +46,28 @@ export class RuleNotProgressingError extends DlaasError {
     super(`Rule ${rule.id} is ${rule.state}: it will not complete without intervention${rule.error ? ` (${rule.error})` : ''}`, {}, ErrorCode.ruleNotProgressing);
     this.ruleId = rule.id;
     this.state = rule.state;
+  }
+}
+
+/**
+ * DIDs given to `replicas.list` with `missing: 'error'` do not exist. Rucio itself lists nothing for
+ * them (200, empty body); the SDK found out by asking for each DID the listing did not name.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await rucio.replicas.list([parseDid('test:typo')], { missing: 'error' }).toArray();
+ * } catch (e) {
+ *   if (e instanceof MissingDidsError) console.log(e.dids); // [{ scope: 'test', name: 'typo' }]
+ * }
+ * ```
+ */
+export class MissingDidsError extends DlaasError {
+  /** The DIDs that do not exist. */
+  readonly dids: Did[];
+  constructor(dids: readonly Did[]) {
+    const shown = dids.slice(0, 5).map(formatDid).join(', ');
+    super(`${dids.length} DID(s) do not exist: ${shown}${dids.length > 5 ? ', …' : ''}`, {}, ErrorCode.notFound);
+    this.dids = [...dids];
   }
 }

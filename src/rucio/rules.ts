@@ -14,14 +14,12 @@ import {
   GROUPING_CODE,
   LockSchema,
   RULE_STATE_CODE,
-  RuleHistoryEntrySchema,
   RuleSchema,
   StringArraySchema,
   type DidRuleHistoryEntry,
   type Lock,
   type Rule,
   type RuleGrouping,
-  type RuleHistoryEntry,
   type RuleState,
 } from './types.js';
 
@@ -319,12 +317,18 @@ export class Rules {
     return this.api.list(`rules/${ruleId(id)}/locks`, LockSchema, undefined, options);
   }
 
-  /** State history of a rule (`GET /rules/{id}/history`). */
-  history(id: string, options?: StreamCallOptions): Listing<RuleHistoryEntry> {
-    return this.api.list(`rules/${ruleId(id)}/history`, RuleHistoryEntrySchema, undefined, options);
-  }
-
-  /** Every rule a DID has had (`GET /rules/{scope}/{name}/history`). */
+  /**
+   * Every rule a DID has had (`GET /rules/{scope}/{name}/history`): a row when a rule was created
+   * and when it was removed, with its state and lock counts then. There is no history of one rule by
+   * its id: Rucio routes `GET /rules/{id}/history` to this DID form, which answers 400 `ValueError`
+   * (the id is not a `scope/name`). For one rule, filter its DID's history by `rule_id`.
+   *
+   * @example
+   * ```ts
+   * const rule = await rucio.rules.get(id);
+   * const rows = (await rucio.rules.didHistory({ scope: rule.scope, name: rule.name }).toArray()).filter((h) => h.rule_id === id);
+   * ```
+   */
   didHistory(did: Did, options?: StreamCallOptions): Listing<DidRuleHistoryEntry> {
     return this.api.list(`rules/${didPath(toDid(did))}/history`, DidRuleHistoryEntrySchema, undefined, options);
   }

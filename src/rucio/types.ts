@@ -5,6 +5,7 @@
  * @module
  */
 import * as z from 'zod/mini';
+import type { Schema } from '../core/validate.js';
 
 /** A string enum that also accepts values a newer server may add. */
 function known<T extends string>(): z.ZodMiniType<T | (string & {}), unknown> {
@@ -30,6 +31,10 @@ export type RuleGrouping = 'ALL' | 'DATASET' | 'NONE';
 
 /** Wire letter codes for names, used in writes and list filters. */
 export const REPLICA_STATE_CODE: Record<ReplicaState, string> = { AVAILABLE: 'A', UNAVAILABLE: 'U', COPYING: 'C', BEING_DELETED: 'B', BAD: 'D', TEMPORARY_UNAVAILABLE: 'T' };
+/** States of a declared bad replica (Rucio's `BadFilesStatus`). */
+export type BadReplicaState = 'BAD' | 'DELETED' | 'LOST' | 'RECOVERED' | 'SUSPICIOUS' | 'TEMPORARY_UNAVAILABLE';
+/** Bad-replica state letter codes (what `GET /replicas/bad/states?state=` takes: the name answers 500). */
+export const BAD_REPLICA_STATE_CODE: Record<BadReplicaState, string> = { BAD: 'B', DELETED: 'D', LOST: 'L', RECOVERED: 'R', SUSPICIOUS: 'S', TEMPORARY_UNAVAILABLE: 'T' };
 /** Rule state letter codes. */
 export const RULE_STATE_CODE: Record<RuleState, string> = { REPLICATING: 'R', OK: 'O', STUCK: 'S', SUSPENDED: 'U', WAITING_APPROVAL: 'W', INJECT: 'I' };
 /** DID type letter codes. */
@@ -135,6 +140,53 @@ export const DatasetReplicaSchema = z.looseObject({
 /** A dataset's replica on one RSE. */
 export type DatasetReplica = z.infer<typeof DatasetReplicaSchema>;
 
+/**
+ * A declaration of a bad (or suspicious, recovered, …) replica, from `GET /replicas/bad/states`.
+ * Dates are RFC 1123 strings (use `parseRucioDate`).
+ */
+export interface BadReplica {
+  scope: string;
+  name: string;
+  rse: string | null;
+  rse_id: string;
+  state: BadReplicaState | (string & {});
+  created_at?: string | null | undefined;
+  updated_at?: string | null | undefined;
+  [field: string]: unknown;
+}
+/** `GET /replicas/bad/states` (NDJSON). */
+export const BadReplicaSchema: Schema<BadReplica> = z.looseObject({ scope: str, name: str, rse: nstr, rse_id: str, state: known<BadReplicaState>(), created_at: opt(nstr), updated_at: opt(nstr) });
+
+/**
+ * One incident of `GET /replicas/bad/summary`: declarations counted per state (only the states that
+ * occur) for one RSE, day and reason. `created_at` is the day (RFC 1123, midnight), `null` on an
+ * SQLite-backed server.
+ */
+export interface BadReplicaSummary extends Partial<Record<BadReplicaState, number>> {
+  rse: string | null;
+  rse_id: string;
+  created_at?: string | null | undefined;
+  reason?: string | null | undefined;
+}
+/** `GET /replicas/bad/summary` (NDJSON). */
+export const BadReplicaSummarySchema: Schema<BadReplicaSummary> = z.looseObject({ rse: nstr, rse_id: str, created_at: opt(nstr), reason: opt(nstr) });
+
+/** A replica declared suspicious `cnt` times in the window, from `GET /replicas/suspicious` (`created_at` is the replica's). */
+export interface SuspiciousReplica {
+  scope: string;
+  name: string;
+  rse: string | null;
+  rse_id: string;
+  cnt: number;
+  created_at?: string | null | undefined;
+  [field: string]: unknown;
+}
+/** `GET /replicas/suspicious` (one JSON array). */
+export const SuspiciousReplicaArraySchema: Schema<SuspiciousReplica[]> = z.array(z.looseObject({ scope: str, name: str, rse: nstr, rse_id: str, cnt: num, created_at: opt(nstr) }));
+
+/** What a bad/suspicious declaration did not declare: messages per RSE name (`unknown` for PFNs of no known RSE). */
+export const NotDeclaredSchema: Schema<Record<string, string[]>> = z.record(z.string(), z.array(z.string()));
+
 /** A replication rule (`GET /rules/{id}`, listings). Dates are RFC 1123 strings (use `parseRucioDate`). */
 export const RuleSchema = z.looseObject({
   id: str,
@@ -179,11 +231,6 @@ export type Rule = z.infer<typeof RuleSchema>;
 export const LockSchema = z.looseObject({ scope: str, name: str, rse_id: str, rse: str, state: known<LockState>(), rule_id: str });
 /** A replica lock of a rule on one file. */
 export type Lock = z.infer<typeof LockSchema>;
-
-/** `GET /rules/{id}/history`. */
-export const RuleHistoryEntrySchema = z.looseObject({ updated_at: nstr, state: known<RuleState>(), locks_ok_cnt: num, locks_replicating_cnt: num, locks_stuck_cnt: num });
-/** A rule's state over time. */
-export type RuleHistoryEntry = z.infer<typeof RuleHistoryEntrySchema>;
 
 /** `GET /rules/{scope}/{name}/history`. */
 export const DidRuleHistoryEntrySchema = z.looseObject({

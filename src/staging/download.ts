@@ -15,7 +15,7 @@ import { mainThreadHashing, type HashJob, type Hashing } from './hashing.js';
 import { abortReason } from './http.js';
 import type { DownloadSink, ExpectedFile, PartialState, Segment, SinkFile, StagedLocation } from './sinks.js';
 import { displayUrl, pfnToHttpUrl, type StorageBody, type StorageClient } from './storage.js';
-import type { FileManifest } from './types.js';
+import type { CorruptReplica, FileManifest } from './types.js';
 
 /** One file to download. */
 export interface DownloadTask {
@@ -29,6 +29,8 @@ export interface DownloadTask {
   sources: string[];
   /** Path under the sink. */
   relPath: string;
+  /** The RSE of each source PFN (DIDs), to name a corrupt replica. */
+  sourceRses?: Readonly<Record<string, string>>;
 }
 
 /** A checksum the download can verify. */
@@ -350,6 +352,9 @@ export async function downloadFile(task: DownloadTask, ctx: DownloadContext): Pr
   const slot = new Slot(file, task, ctx, checks);
   let attempts = 0;
   let lastError: DlaasError | undefined;
+  // Sources whose own bytes failed verification: reported even when another source succeeds.
+  const corrupt: CorruptReplica[] = [];
+  const found = () => (corrupt.length ? { corruptReplicas: corrupt } : {});
   try {
     // Under the file's lock: a verified copy published meanwhile (e.g. by another run) is reused.
     const skipped = await verifyExisting(task, ctx, checks);
@@ -381,7 +386,10 @@ export async function downloadFile(task: DownloadTask, ctx: DownloadContext): Pr
             // Bytes partly from elsewhere: give this source one clean try before blaming it.
             const blameless = slot.mixed;
             await slot.restart();
-            if (!blameless) break; // a corrupt replica: on to the next one
+            if (!blameless) {
+              if (task.did) corrupt.push({ pfn: source, rse: task.sourceRses?.[source], check: e.check, error: e });
+              break; // a corrupt replica: on to the next one
+            }
             tries--;
             continue;
           }
@@ -398,11 +406,11 @@ export async function downloadFile(task: DownloadTask, ctx: DownloadContext): Pr
           lastError = new SinkWriteError(task.relPath, e);
           break sources;
         }
-        return manifest(task, { status: 'OK', sourcePfn: source, location, verified, attempts }, sums);
+        return manifest(task, { status: 'OK', sourcePfn: source, location, verified, attempts, ...found() }, sums);
       }
     }
     await slot.close(!(lastError instanceof SinkWriteError));
-    return manifest(task, { status: 'FAILED', verified: [], attempts, error: lastError as DlaasError });
+    return manifest(task, { status: 'FAILED', verified: [], attempts, error: lastError as DlaasError, ...found() });
   } catch (e) {
     await slot.close(true).catch(() => {});
     throw e;

@@ -7,6 +7,7 @@ import type { TokenSource } from '../core/token.js';
 import type { RetryPolicy } from '../core/transport.js';
 import type { RucioClient } from '../rucio/client.js';
 import { RuleNotProgressingError, RuleStuckError } from '../rucio/errors.js';
+import type { NotDeclared } from '../rucio/replicas.js';
 import type { Replica, Rule } from '../rucio/types.js';
 import { downloadFile, type DownloadTask, type VerifyCheck } from './download.js';
 import { defaultHashing } from './hash-workers.js';
@@ -16,7 +17,7 @@ import { pfnToLocalPath, downloadRelativePath } from './paths.js';
 import { mapPool } from './pool.js';
 import { memorySink, type DownloadSink } from './sinks.js';
 import { StorageClient, isHttpPfn } from './storage.js';
-import { collectionStatus, type FileManifest, type FileStatus, type StageEvent, type StageResult } from './types.js';
+import { collectionStatus, corruptReplicas, type CorruptReplica, type FileManifest, type FileStatus, type StageEvent, type StageResult } from './types.js';
 import { prepareUpload, uploadOne, type UploadFile, type UploadManifest, type UploadStep } from './upload.js';
 
 /** Something to stage: a DID (object or `scope:name`), or a plain URL (e.g. a VO record's access URL). */
@@ -149,6 +150,29 @@ export interface UploadOptions {
 }
 
 /** The outcome of {@link Staging.upload}. */
+/** Options of {@link Staging.declareCorrupt}. */
+export interface DeclareCorruptOptions {
+  /**
+   * `bad` (default): the replicas turn BAD at once and are no longer offered by `replicas.list` (the
+   * generic permission policy lets only `root` do this: others get a `ForbiddenError`).
+   * `suspicious`: anyone may; they stay listed, and Rucio's daemons act on repeated reports. This
+   * goes by PFN, and Rucio's default PFN→DID translation takes the path's first segment as the
+   * scope: a scope the path splits (`user.jdoe` → `user/jdoe/…`) comes back in `notDeclared`.
+   */
+  as?: 'bad' | 'suspicious';
+  /** Reason kept with the declaration (default: `"<check> mismatch found by dlaas staging"`, one declaration per check). */
+  reason?: string;
+  signal?: AbortSignal;
+}
+
+/** The outcome of {@link Staging.declareCorrupt}. */
+export interface DeclareCorruptResult {
+  /** The replicas sent to Rucio. */
+  declared: (CorruptReplica & { did: Did })[];
+  /** What Rucio did not declare, per RSE, in its words (empty when it declared everything). */
+  notDeclared: NotDeclared;
+}
+
 export interface UploadResult {
   files: UploadManifest[];
   dataset?: Did;
@@ -242,6 +266,39 @@ export class Staging {
       if (targets.length) ruleIds.push(...(await this.#ensureRules(targets, options.rse, { lifetime: options.lifetime, signal: options.signal })).map((r) => r.id));
     }
     return { files: manifests, ...(dataset ? { dataset } : {}), ruleIds, ok: manifests.every((m) => m.status !== 'FAILED') };
+  }
+
+  /**
+   * Tell Rucio about the corrupt replicas a download found (`FileManifest.corruptReplicas`): declare
+   * them bad (default; `POST /replicas/bad` by DID and RSE) or suspicious (by PFN). Nothing is sent
+   * when there are none.
+   *
+   * @example
+   * ```ts
+   * const r = await lake.staging.stage(['lofar:L123456'], { mode: 'download' });
+   * if (corruptReplicas(r).length) await lake.staging.declareCorrupt(r, { reason: 'adler32 mismatch on download' });
+   * ```
+   * @throws ForbiddenError when the account may not declare bad replicas (try `as: 'suspicious'`).
+   */
+  async declareCorrupt(result: Pick<StageResult, 'files'>, options: DeclareCorruptOptions = {}): Promise<DeclareCorruptResult> {
+    const { rucio } = this.#o;
+    oneOf('as', options.as, ['bad', 'suspicious']);
+    const declared = corruptReplicas(result).filter((c) => options.as === 'suspicious' || c.rse !== undefined);
+    const notDeclared: NotDeclared = {};
+    const byReason = new Map<string, typeof declared>();
+    for (const c of declared) {
+      const reason = options.reason ?? `${c.check} mismatch found by dlaas staging`;
+      byReason.set(reason, [...(byReason.get(reason) ?? []), c]);
+    }
+    for (const [reason, list] of byReason) {
+      const call = { reason, signal: options.signal };
+      const answer =
+        options.as === 'suspicious'
+          ? await rucio.replicas.declareSuspicious([...new Set(list.map((c) => c.pfn))], call)
+          : await rucio.replicas.declareBad(list.map((c) => ({ ...c.did, rse: c.rse as string })), call);
+      for (const [k, v] of Object.entries(answer)) notDeclared[k] = [...(notDeclared[k] ?? []), ...v];
+    }
+    return { declared, notDeclared };
   }
 
   async #resolveSources(sources: StageSource | readonly StageSource[] | StageSourceProvider, signal?: AbortSignal): Promise<(Did | { url: string; name?: string; bytes?: number })[]> {
@@ -403,7 +460,8 @@ export class Staging {
         refused.push({ did, status: 'FAILED', bytes: rep.bytes, verified: [], attempts: 0, error: error as DlaasError });
         continue;
       }
-      tasks.push({ did, bytes: rep.bytes, adler32: rep.adler32 ?? null, md5: rep.md5 ?? null, sources: orderSources(rep, prefer), relPath });
+      const sourceRses = Object.fromEntries(Object.entries(rep.pfns).map(([pfn, info]) => [pfn, info.rse]));
+      tasks.push({ did, bytes: rep.bytes, adler32: rep.adler32 ?? null, md5: rep.md5 ?? null, sources: orderSources(rep, prefer), relPath, sourceRses });
     }
     for (const u of urls) tasks.push({ did: undefined, url: u.url, bytes: u.bytes ?? null, adler32: null, md5: null, sources: [u.url], relPath: urlRelativePath(u) });
     uniquePaths(tasks);

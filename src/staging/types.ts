@@ -4,6 +4,7 @@
  */
 import type { Did } from '../core/did.js';
 import type { DlaasError } from '../core/errors.js';
+import type { ChecksumMismatchError } from './download.js';
 import type { StagedLocation } from './sinks.js';
 
 /** Per-file status, as the Rucio JupyterLab extension names them (plus the download outcomes). */
@@ -43,6 +44,22 @@ export interface FileManifest {
   attempts: number;
   /** Why it failed (`status: 'FAILED' | 'STUCK' | 'NOT_AVAILABLE'`): e.g. a `ChecksumMismatchError`, a `ForbiddenError`. */
   error?: DlaasError;
+  /**
+   * Replicas whose bytes did not match the catalogue (download mode); the file may still be OK,
+   * from another replica. Tell Rucio with `staging.declareCorrupt(result)`.
+   */
+  corruptReplicas?: CorruptReplica[];
+}
+
+/** A replica whose bytes failed verification during a download. */
+export interface CorruptReplica {
+  /** The PFN that was read. */
+  pfn: string;
+  /** Its RSE, from the replica listing. */
+  rse: string | undefined;
+  /** Which check failed. */
+  check: 'size' | 'adler32' | 'md5';
+  error: ChecksumMismatchError;
 }
 
 /** The outcome of `staging.stage()`. */
@@ -86,4 +103,18 @@ export function collectionStatus(files: readonly Pick<FileManifest, 'status'>[])
   const ok = files.filter((f) => f.status === 'OK').length;
   if (ok === 0) return 'NOT_AVAILABLE';
   return ok < files.length ? 'PARTIALLY_AVAILABLE' : 'AVAILABLE';
+}
+
+/**
+ * Every corrupt replica a staging run found, with its file: what `staging.declareCorrupt` declares.
+ * When every replica of a file mismatches, the catalogue's checksum may be what is wrong.
+ *
+ * @example
+ * ```ts
+ * const r = await lake.staging.stage(['lofar:L123456'], { mode: 'download' });
+ * for (const c of corruptReplicas(r)) console.log(`${formatDid(c.did)} on ${c.rse}: ${c.check} mismatch`);
+ * ```
+ */
+export function corruptReplicas(result: Pick<StageResult, 'files'>): (CorruptReplica & { did: Did })[] {
+  return result.files.flatMap((f) => (f.did ? (f.corruptReplicas ?? []).map((c) => ({ ...c, did: f.did as Did })) : []));
 }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VERSION } from '../../src/core/version.js';
+import { lfn2pathHash } from '../../src/rucio/lfn2pfn.js';
 import { startLocalLake, type LocalLake } from '../../scripts/lib/local-lake.ts';
 import { requireBuild, root, runNode, start, type Finished } from '../examples/helpers.ts';
 
@@ -46,7 +47,7 @@ describe('help, version, bad arguments (exit 2)', () => {
   it('--help lists every command; --version prints the version; no command is a usage error', async () => {
     const help = await dlaas(['--help']);
     expect(help.code).toBe(0);
-    for (const c of ['login', 'logout', 'whoami', 'basket ls', 'basket add', 'basket rm', 'ls', 'replicas', 'rule add', 'rule show', 'rule wait', 'rule rm', 'stage', 'upload']) expect(help.stdout).toContain(`  ${c} `);
+    for (const c of ['login', 'logout', 'whoami', 'basket ls', 'basket add', 'basket rm', 'ls', 'replicas', 'replicas declare-bad', 'rule add', 'rule show', 'rule wait', 'rule rm', 'stage', 'upload']) expect(help.stdout).toContain(`  ${c} `);
     expect(help.stdout).toMatch(/Exit status: 0 ok, 1 operation failed, 2 usage error, 3 configuration error, 4 authentication error, 5 remote failure/);
     const v = await dlaas(['--version']);
     expect([v.code, v.stdout.trim()]).toEqual([0, VERSION]);
@@ -69,6 +70,9 @@ describe('help, version, bad arguments (exit 2)', () => {
     [['ls', 'lofar:*', '--filter', 'run_number>abc'], /> needs a number/],
     [['ls', 'lofar:*', '--type', 'blob'], /--type must be one of/],
     [['replicas', 'not-a-did'], /"not-a-did" is not a DID/],
+    [['replicas', 'declare-bad', 'lofar:L802012_3C196'], /--reason TEXT is required/],
+    [['replicas', 'declare-bad', 'lofar:L802012_3C196', '--reason', 'x'], /--rse RSE is required with DIDs/],
+    [['replicas', 'declare-bad', 'https://h/p', '--rse', 'CERN-EOS', '--reason', 'x'], /--rse goes with DIDs/],
     [['rule', 'add', 'lofar:L802012_3C196'], /--rse EXPRESSION is required/],
     [['rule', 'add', 'lofar:L802012_3C196', '--rse', 'CERN-EOS', '--copies', 'two'], /--copies must be an integer/],
     [['rule', 'show', 'not-a-rule-id'], /Invalid rule id/],
@@ -224,6 +228,35 @@ describe('ls, replicas', () => {
     for (const r of reps) expect(r.rses['SARA-DCACHE']).toMatchObject({ state: 'AVAILABLE', pfns: [expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/storage\/sara-dcache\/rucio\/lofar\//)] });
     expect((await dlaas(['replicas', 'lofar:L802012_SB000_uv.vis'])).stdout).toMatch(/lofar:L802012_SB000_uv\.vis +9\.79 kB +8fd0acaf +SARA-DCACHE +AVAILABLE +http/);
   });
+});
+
+describe('replicas declare-bad: a corrupt replica found by stage, declared, no longer offered', () => {
+  it('stage names the corrupt replica and how to declare it; jdoe may not declare bad (exit 4); root does; the replica is no longer listed', async () => {
+    const did = { scope: 'user.jdoe', name: 'cli-corrupt.fits' };
+    await lake.emulator.seedDataset({ scope: did.scope, name: 'cli-corrupt', rses: ['PIC-DCACHE', 'SARA-DCACHE'], files: [{ name: did.name, content: 'SIMPLE  = T the right bytes' }] });
+    // PIC's copy rots (same size). Equal priorities: the listing orders PFNs by URL, so PIC's is read first.
+    lake.emulator.storage.get('PIC-DCACHE')?.put(`/storage/pic-dcache/rucio/${await lfn2pathHash(did)}`, new TextEncoder().encode('SIMPLE  = T the wrong bytes'));
+    const text = await dlaas(['stage', 'user.jdoe:cli-corrupt', '--mode', 'download', '--dest', join(work, 'corrupt-1'), '-q']);
+    expect(text.code).toBe(0);
+    expect(text.stderr).toContain('corrupt replica of user.jdoe:cli-corrupt.fits on PIC-DCACHE (adler32 mismatch); to declare it: dlaas replicas declare-bad user.jdoe:cli-corrupt.fits --rse PIC-DCACHE --reason "adler32 mismatch"');
+    const staged = json<{ files: { did: string; status: string; corrupt_replicas?: { rse: string; check: string }[] }[] }>(await dlaas(['stage', 'user.jdoe:cli-corrupt', '--mode', 'download', '--dest', join(work, 'corrupt-2'), '--json']));
+    expect(staged.files).toMatchObject([{ did: 'user.jdoe:cli-corrupt.fits', status: 'OK', corrupt_replicas: [{ rse: 'PIC-DCACHE', check: 'adler32' }] }]);
+
+    const args = ['replicas', 'declare-bad', 'user.jdoe:cli-corrupt.fits', '--rse', 'PIC-DCACHE', '--reason', 'adler32 mismatch'];
+    const denied = await dlaas(args);
+    expect(denied.code).toBe(4);
+    expect(denied.stderr).toMatch(/can not declare bad replicas in RSE PIC-DCACHE/);
+    const asRoot = envOf({ extra: { RUCIO_ACCOUNT: 'root', RUCIO_ACCESS_TOKEN: lake.emulator.rucio.issueToken('root') } });
+    const ok = await dlaas([...args, '--json'], asRoot);
+    expect([ok.code, json(ok)]).toEqual([0, { declared_as: 'bad', replicas: 1, not_declared: {} }]);
+    const listed = json<{ rses: Record<string, { state: string }> }[]>(await dlaas(['replicas', 'user.jdoe:cli-corrupt.fits', '--json']));
+    expect(Object.keys(listed[0]!.rses)).toEqual(['SARA-DCACHE']);
+    const all = json<{ rses: Record<string, { state: string }> }[]>(await dlaas(['replicas', 'user.jdoe:cli-corrupt.fits', '--all-states', '--json']));
+    expect(all[0]!.rses['PIC-DCACHE']).toMatchObject({ state: 'BAD' });
+    const again = await dlaas(args, asRoot);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toContain('not declared: PIC-DCACHE: user.jdoe:cli-corrupt.fits Already declared');
+  }, 30_000);
 });
 
 describe('rule add | show | wait | rm | ls', () => {

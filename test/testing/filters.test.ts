@@ -5,7 +5,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, smallWorld } from './helpers.js';
 
-const { rucio, root } = smallWorld({ now: () => new Date('2026-11-25T09:10:10Z') });
+// Custom keys need the JSON metadata plugin: a PostgreSQL-backed server (SQLite has none).
+const { rucio, root } = smallWorld({ now: () => new Date('2026-11-25T09:10:10Z'), database: 'postgresql' });
 
 beforeAll(async () => {
   await rucio.seedDataset({

@@ -79,9 +79,9 @@ describe('rules', () => {
     expect(new TextDecoder().decode(rucio.bytes('test:f1', 'SITE_B'))).toBe('first file\n');
     const listed = await call(rucio, root, 'POST', '/replicas/list', { dids: [{ scope: 'test', name: 'ds' }] });
     expect((listed.lines() as { rses: object }[]).map((f) => Object.keys(f.rses).sort())).toEqual([['SITE_A', 'SITE_B'], ['SITE_A', 'SITE_B']]);
-    const history = (await call(rucio, root, 'GET', `/rules/${id}/history`)).lines() as { state: string }[];
-    expect(history.map((h) => h.state)).toEqual(['REPLICATING', 'REPLICATING', 'OK']);
-    expect(Object.keys(history[0] as object)).toEqual(['updated_at', 'state', 'locks_ok_cnt', 'locks_stuck_cnt', 'locks_replicating_cnt']);
+    // As on the real server, the rule-id history URL is taken by the DID-history route: 400 ValueError.
+    const history = await call(rucio, root, 'GET', `/rules/${id}/history`);
+    expect([history.status, history.headers.get('ExceptionClass')]).toEqual([400, 'ValueError']);
     const datasets = (await call(rucio, root, 'GET', '/replicas/test/ds/datasets')).lines();
     expect(datasets).toMatchObject([{ scope: 'test', name: 'ds', rse: 'SITE_B', bytes: 16, length: 2, available_bytes: 16, available_length: 2, state: 'AVAILABLE' }]);
   });

@@ -14,6 +14,7 @@ import { setMeta } from './meta.js';
 import type { Ctx, Route, RouteEnv } from './router.js';
 import { accountRoutes, addAccount, addScope } from './routes/accounts.js';
 import { authRoutes } from './routes/auth.js';
+import { badReplicaRoutes } from './routes/bad-replicas.js';
 import { attach, closeCollection, createCollection, didRoutes } from './routes/dids.js';
 import { replicaRoutes } from './routes/replicas.js';
 import { createRse, rseRoutes } from './routes/rses.js';
@@ -23,7 +24,7 @@ import { seedOf, syntheticTotal, type SyntheticSet } from './synthetic.js';
 import type { AccountOptions, RequestLogEntry, RseOptions, RucioEmulatorOptions, SeedDatasetOptions, SeededFile, SyntheticDatasetOptions } from './types.js';
 import { checkAccept, errorResponse, fixedResponse, HTML, methodNotAllowedPage, notFoundPage, PlainServerError, RucioError } from './wire.js';
 
-const ROUTES: readonly Route[] = [...authRoutes, ...accountRoutes, ...rseRoutes, ...didRoutes, ...replicaRoutes, ...ruleRoutes];
+const ROUTES: readonly Route[] = [...authRoutes, ...accountRoutes, ...rseRoutes, ...didRoutes, ...badReplicaRoutes, ...replicaRoutes, ...ruleRoutes];
 const DEFAULT_ALLOW_HEADERS = 'X-Rucio-Auth-Token, X-Rucio-Account, X-Rucio-VO, X-Rucio-AppID, X-Rucio-Username, X-Rucio-Password, Content-Type, Accept';
 
 /**
@@ -101,7 +102,7 @@ class Emulator extends FetchEmulator implements RucioEmulator, RouteEnv {
 
   constructor(options: RucioEmulatorOptions) {
     super(options.baseUrl ?? 'https://rucio.emulator.test');
-    this.store = new Store(options.now ?? (() => new Date()));
+    this.store = new Store(options.now ?? (() => new Date()), options.database ?? 'sqlite');
     this.judge = new Judge(this.store, options.transferDelayMs);
     this.tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3600;
     this.version = options.version ?? '41.0.0rc1';

@@ -169,6 +169,36 @@ export interface LockRecord {
   state: LockState;
 }
 
+/** States of the `bad_replicas` table (`BadFilesStatus`): names in answers, letters in filters. */
+export type BadFileState = 'BAD' | 'DELETED' | 'LOST' | 'RECOVERED' | 'SUSPICIOUS' | 'TEMPORARY_UNAVAILABLE';
+/** `BadFilesStatus` letters (what `GET /replicas/bad/states?state=` takes). */
+export const BAD_FILE_STATE_CODES: Readonly<Record<string, BadFileState>> = { B: 'BAD', D: 'DELETED', L: 'LOST', R: 'RECOVERED', S: 'SUSPICIOUS', T: 'TEMPORARY_UNAVAILABLE' };
+/** States of the `bad_pfns` table (`BadPFNStatus`), by the names `POST /replicas/bad/pfns` takes. */
+export type BadPfnState = 'BAD' | 'SUSPICIOUS' | 'TEMPORARY_UNAVAILABLE' | 'AVAILABLE';
+
+/** A row of `bad_replicas`: one declaration of a replica as BAD or SUSPICIOUS. */
+export interface BadReplicaRecord {
+  scope: string;
+  name: string;
+  rseId: string;
+  reason: string | null;
+  state: BadFileState;
+  account: string;
+  bytes: number | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A row of `bad_pfns` (`POST /replicas/bad/pfns`), for a daemon to process later. */
+export interface BadPfnRecord {
+  path: string;
+  state: BadPfnState;
+  reason: string | null;
+  account: string;
+  expiresAt: Date | null;
+  createdAt: Date;
+}
+
 /** A DID row with the defaults of a fresh insert (collections open, files without `is_open`). */
 export function didRecord(scope: string, name: string, type: DidType, account: string, at: Date, fields: Partial<DidRecord> = {}): DidRecord {
   return { scope, name, type, account, bytes: null, length: null, md5: null, adler32: null, guid: null, events: null, isOpen: type === 'FILE' ? null : true, monotonic: false, expiredAt: null, closedAt: null, createdAt: at, updatedAt: at, columns: {}, meta: {}, ...fields };
@@ -248,8 +278,25 @@ export class Store {
   readonly ruleHistory: { rule: RuleRecord; at: Date; state: RuleState; ok: number; replicating: number; stuck: number }[] = [];
   /** dataset key → RSE id → creation date (collection replicas made by rules). */
   readonly collectionReplicas = new Map<string, Map<string, Date>>();
+  /** `bad_replicas`, in insertion order. */
+  readonly badReplicas: BadReplicaRecord[] = [];
+  /** `bad_pfns` by PFN. */
+  readonly badPfns = new Map<string, BadPfnRecord>();
 
-  constructor(readonly now: () => Date) {}
+  /**
+   * @param now The server's clock.
+   * @param database What the server runs on: SQLite has no JSON metadata plugin and a limit of 1000
+   *   on the depth of a query's expression tree.
+   */
+  constructor(
+    readonly now: () => Date,
+    readonly database: 'sqlite' | 'postgresql' = 'sqlite',
+  ) {}
+
+  /** Is there a JSON metadata plugin (keys that are not DID columns)? Not on SQLite (`json_implemented`). */
+  get jsonMetadata(): boolean {
+    return this.database !== 'sqlite';
+  }
 
   rseById(id: string): RseRecord | undefined {
     for (const rse of this.rses.values()) if (rse.id === id) return rse;

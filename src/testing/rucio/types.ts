@@ -103,7 +103,7 @@ export interface SeedFile {
   name: string;
   /** The bytes (strings are UTF-8 encoded). Size, adler32 and md5 are computed from them. */
   content: Uint8Array | string;
-  /** Metadata: DID columns (`events`, `guid`, `project`, ...) or custom (JSON plugin) keys. */
+  /** Metadata: DID columns (`events`, `guid`, `project`, ...), or custom keys on a server with the JSON plugin (`database: 'postgresql'`). */
   meta?: Record<string, unknown>;
 }
 
@@ -209,6 +209,15 @@ export interface RucioEmulatorOptions {
   root?: boolean;
   /** Version answered by `/ping` (default `41.0.0rc1`, the recorded server). */
   version?: string;
+  /**
+   * The database the server runs on (default `'sqlite'`, as the recorded server), for what Rucio
+   * decides by database. On SQLite there is no JSON metadata plugin: a metadata key that is not a DID
+   * column is refused (400 `InvalidMetadata`) and `GET …/meta?plugin=JSON|ALL` answers 500; and
+   * `POST /replicas` with 997 files or more exceeds SQLite's expression depth (500
+   * `DatabaseException`, nothing registered). `'postgresql'` has the JSON plugin (custom keys are
+   * stored and searchable) and no such limit.
+   */
+  database?: 'sqlite' | 'postgresql';
   /**
    * Accept JWTs of these OpenID Providers as `X-Rucio-Auth-Token`, as a server with `[oidc]`
    * configured does: signature checked against the issuer's keys, `exp` in the future, `aud` and

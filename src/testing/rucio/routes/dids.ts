@@ -8,8 +8,8 @@ import { compileQuery, matchesQuery, readFilters } from '../filters.js';
 import { asDidRef, didParam, jsonDictOrList, jsonList, jsonParameters, paramBool, paramGet, route, type Ctx, type Route, type RouteEnv } from '../router.js';
 import { didKey, didRecord, type ContentRow, type DidRecord, type DidType, type RseRecord } from '../state.js';
 import { contentDict, didDict, fileDict, metaDict, ruleDict } from '../views.js';
-import { isColumnKey, setMeta } from '../meta.js';
-import { created, emptyOk, jsonResponse, NDJSON, pyJson, RucioError, streamResponse } from '../wire.js';
+import { checkMetaKeys, isColumnKey, setMeta } from '../meta.js';
+import { created, emptyOk, jsonResponse, NDJSON, PlainServerError, pyJson, RucioError, streamResponse } from '../wire.js';
 import { addReplicas } from './replicas.js';
 import { ruleRequest } from './rules.js';
 
@@ -259,10 +259,14 @@ function listParents(ctx: Ctx): Promise<Response> {
 function getMeta(ctx: Ctx): Response {
   const { scope, name } = didParam(ctx);
   const plugin = (ctx.url.searchParams.get('plugin') ?? 'DID_COLUMN').toUpperCase();
-  const did = ctx.env.store.getDid(scope, name);
+  const { store } = ctx.env;
+  const did = store.getDid(scope, name);
+  // Without the JSON plugin (SQLite), its get_metadata raises a bare NotImplementedError: 500, empty body.
+  if (plugin === 'JSON' && !store.jsonMetadata) throw new PlainServerError('');
   if (plugin === 'JSON') return jsonResponse(pyJson(did?.meta ?? {}));
   if (plugin !== 'DID_COLUMN' && plugin !== 'ALL') throw new RucioError(400, 'UnsupportedMetadataPlugin', `Metadata plugin "${ctx.url.searchParams.get('plugin')}" is not enabled on the server.`);
   if (!did) throw new RucioError(404, 'DataIdentifierNotFound', `Data identifier '${scope}:${name}' not found`);
+  if (plugin === 'ALL' && !store.jsonMetadata) throw new PlainServerError('');
   return jsonResponse(pyJson(plugin === 'ALL' ? { ...metaDict(did), ...did.meta } : metaDict(did)));
 }
 
@@ -273,8 +277,9 @@ async function postMeta(ctx: Ctx): Promise<Response> {
   const meta = key !== undefined ? { [key]: paramGet(p, 'value') } : (paramGet(p, 'meta') as Record<string, unknown>);
   const recursive = paramBool(p, 'recursive', false);
   if (!canWriteScope(ctx.env, ctx.issuer, scope)) throw new RucioError(500, 'AccessDenied', `Account ${ctx.issuer} can not add metadata to data identifier ${scope}:${name}. `);
+  checkMetaKeys(ctx.env.store, scope, name, meta, key);
   const did = ctx.env.store.requireDid(scope, name);
-  setMeta(ctx.env.store, did, meta);
+  setMeta(ctx.env.store, did, meta, key);
   if (recursive) for (const row of ctx.env.store.children(did)) setMeta(ctx.env.store, ctx.env.store.requireDid(row.scope, row.name), meta);
   return created();
 }

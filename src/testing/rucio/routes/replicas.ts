@@ -12,6 +12,9 @@ import { didKey, didRecord, REPLICA_STATE_CODES, type DidRecord, type RseRecord 
 import { setMeta } from '../meta.js';
 import { bestMatch, created, emptyOk, METALINK, NDJSON, PlainServerError, pyJson, RucioError, streamResponse } from '../wire.js';
 
+/** Most files one `POST /replicas` can register on an SQLite-backed server (recorded: 996 pass, 997 fail). */
+const SQLITE_MAX_FILES = 996;
+
 const FILE_KEYS = new Set(['scope', 'name', 'type', 'meta', 'rules', 'bytes', 'adler32', 'md5', 'state', 'pfn', 'account', 'path']);
 
 type FileSpec = Record<string, unknown> & { scope: string; name: string };
@@ -53,6 +56,9 @@ export async function addReplicas(ctx: Ctx, rse: RseRecord, files: FileSpec[], i
   if (rse.volatile) throw new RucioError(500, 'UnsupportedOperation', `Cannot add replicas on volatile RSE ${rse.name} `);
   if (!rse.availabilityWrite && !(ignoreAvailability && admin)) throw new RucioError(503, 'ResourceTemporaryUnavailable', `${rse.name} is temporary unavailable for writing`);
   if (!rse.deterministic && files.some((f) => !('pfn' in f))) throw new RucioError(500, 'UnsupportedOperation', `PFN needed for this (non deterministic) RSE ${rse.name} `);
+  // The DID lookup ORs one term per file: from 997 files SQLite's expression tree is deeper than
+  // 1000 ("Expression tree is too large"), which the server reports as a generic DatabaseException.
+  if (store.database === 'sqlite' && files.length > SQLITE_MAX_FILES) throw new RucioError(500, 'DatabaseException', 'An unknown Database Exception has occurred.');
   for (const f of missing) {
     if (!store.scopes.has(f.scope)) throw new RucioError(404, 'ScopeNotFound', 'Scope not found!');
     if (!('bytes' in f)) throw new PlainServerError("'bytes'");
@@ -112,7 +118,11 @@ async function putReplicas(ctx: Ctx): Promise<Response> {
     if (!replica) throw new RucioError(500, 'ReplicaNotFound', `No row found for scope: ${f.scope} name: ${f.name} rse: ${rseName}`);
     const state = stateOf(f.state);
     store.putReplica(f.scope, f.name, { ...replica, state, updatedAt: store.now(), ...(typeof f.path === 'string' && f.path ? { path: f.path } : {}) });
-    if (state === 'AVAILABLE') judge.replicaAvailable(f.scope, f.name, rse.id);
+    if (state === 'AVAILABLE') {
+      judge.replicaAvailable(f.scope, f.name, rse.id);
+      // A replica that is AVAILABLE again is no longer bad: its BAD declarations become RECOVERED.
+      for (const b of store.badReplicas) if (b.state === 'BAD' && b.rseId === rse.id && b.scope === f.scope && b.name === f.name) Object.assign(b, { state: 'RECOVERED', updatedAt: store.now() });
+    }
     else if (state === 'UNAVAILABLE') judge.replicaUnavailable(f.scope, f.name, rse.id);
   }
   return emptyOk();

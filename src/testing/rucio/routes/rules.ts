@@ -1,12 +1,12 @@
 /**
  * Replication rules (`/rules`): create (with the generic schema's checks), read, update, soft
- * delete, list with column filters, locks and history.
+ * delete, list with column filters, locks, and the rule history of a DID.
  * @module
  */
 import { parseRucioDate } from '../../../core/dates.js';
 import { toPythonLiteral, type PyValue } from '../../../rucio/python-literal.js';
 import { asDidRef, didParam, jsonParameters, paramBool, paramGet, route, type Ctx, type Route } from '../router.js';
-import { RULE_STATE_CODES, type RuleRecord } from '../state.js';
+import { RULE_STATE_CODES } from '../state.js';
 import { lockDict, ruleDict } from '../views.js';
 import { fixedResponse, HTML, jsonResponse, NDJSON, PlainServerError, pyJson, RucioError, streamResponse } from '../wire.js';
 import type { RuleRequest } from '../judge.js';
@@ -153,13 +153,11 @@ function locks(ctx: Ctx): Promise<Response> {
   return streamResponse(list.map((l) => `${pyJson(lockDict(store, l))}\n`), NDJSON);
 }
 
-function history(ctx: Ctx): Promise<Response> {
-  const rule: RuleRecord | undefined = ctx.env.store.rules.get(ctx.params.id ?? '');
-  const entries = rule?.history ?? [];
-  return streamResponse(entries.map((h) => `${pyJson({ updated_at: h.updatedAt, state: h.state, locks_ok_cnt: h.ok, locks_stuck_cnt: h.stuck, locks_replicating_cnt: h.replicating })}\n`), NDJSON);
-}
-
-/** `GET /rules/{scope}/{name}/history`: every rule the DID has had, from the long-term history. */
+/**
+ * `GET /rules/{scope}/{name}/history`: every rule the DID has had, from the long-term history. The
+ * server registers `/<rule_id>/history` too, but its `<path:scope_name>` route wins, so
+ * `GET /rules/{rule_id}/history` lands here and fails to parse the id as a DID (400 `ValueError`).
+ */
 function didHistory(ctx: Ctx): Promise<Response> {
   const { scope, name } = didParam(ctx);
   const rows = ctx.env.store.ruleHistory.filter((h) => h.rule.scope === scope && h.rule.name === name).sort((a, b) => a.rule.createdAt.getTime() - b.rule.createdAt.getTime() || a.at.getTime() - b.at.getTime());
@@ -173,7 +171,6 @@ function didHistory(ctx: Ctx): Promise<Response> {
 export const ruleRoutes: Route[] = [
   route(['GET', 'POST'], /^\/rules\/$/, (ctx) => (ctx.request.method === 'GET' ? listRules(ctx) : postRules(ctx)), { accept: { GET: [NDJSON] } }),
   route('GET', /^\/rules\/(?<id>[^/]+)\/locks$/, locks, { accept: { GET: [NDJSON] } }),
-  route('GET', /^\/rules\/(?<id>[^/]+)\/history$/, history, { accept: { GET: [NDJSON] } }),
   route('GET', /^\/rules\/(?<sn>.+)\/history$/, didHistory, { accept: { GET: [NDJSON] } }),
   route(['GET', 'PUT', 'DELETE'], /^\/rules\/(?<id>[^/]+)$/, (ctx) => ({ GET: getRule, PUT: putRule, DELETE: deleteRule })[ctx.request.method as 'GET'](ctx), { accept: { GET: ['application/json'] } }),
 ];
