@@ -29,8 +29,8 @@ export default defineConfig([
     treeshake: true,
   },
   {
-    // The `dlaas` CLI (package.json `bin`): Node only, ESM. It uses the SDK through the package's own
-    // entry points (self-reference), so dist/cli.js holds only the CLI and no second copy of the SDK.
+    // The `dlaas` CLI (package.json `bin`): Node only, ESM, one file with the SDK and its dependencies
+    // inlined, so a command starts by reading one module instead of resolving a graph of packages.
     entry: { cli: 'src/cli/main.ts' },
     format: ['esm'],
     target: 'node22',
@@ -39,7 +39,11 @@ export default defineConfig([
     sourcemap: true,
     clean: false,
     splitting: false,
-    external: ['dlaas', 'dlaas/node'],
+    // `dlaas lake` loads dlaas/testing (msw) and oidc-provider only when it runs: they stay outside the bundle.
+    external: ['dlaas/testing', 'oidc-provider'],
+    noExternal: [/^(?!dlaas\/testing$|oidc-provider$)/],
+    // CommonJS dependencies (cli-progress) call `require` for Node built-ins: give them one.
+    banner: { js: "import { createRequire as __dlaasCreateRequire } from 'node:module'; const require = __dlaasCreateRequire(import.meta.url);" },
     treeshake: true,
   },
 ]);
