@@ -1,7 +1,7 @@
 /**
  * ATLAS open data (DAC21): replicate a dataset to a site, wait for it, and list what is there.
  *
- *   node examples/atlas-open-data-replicate.ts [DID] [RSE]
+ *   npx node examples/atlas-open-data-replicate.ts [DID] [RSE]
  *     (default ATLAS_OD_EDU:data16_13TeV_2lep to DESY-DCACHE)
  *
  * A replication rule (lifetime ATLAS_RULE_LIFETIME seconds, default a day) asks the Data Lake to keep
@@ -72,7 +72,7 @@ export async function atlasReplicate(options: AtlasOptions = {}): Promise<AtlasS
 
   out(`\nOn ${rse} now:`);
   const listed: AtlasSummary['files'] = [];
-  for await (const rep of rucio.replicas.list(files, { rseExpression: rse })) listed.push({ name: rep.name, bytes: Number(rep.bytes ?? 0), state: rep.states?.[rse] ?? '?', pfn: rep.rses[rse]?.[0] ?? '-' });
+  for await (const rep of rucio.replicas.list(files, { rse_expression: rse })) listed.push({ name: rep.name, bytes: Number(rep.bytes ?? 0), state: rep.states?.[rse] ?? '?', pfn: rep.rses[rse]?.[0] ?? '-' });
   out(table([['file', 'size', 'state', 'PFN'], ...listed.map((f) => [f.name, formatBytes(f.bytes), f.state, f.pfn])]).join('\n'));
   for await (const d of rucio.replicas.datasetReplicas(did)) out(`  dataset replica on ${d.rse}: ${d.available_length}/${d.length} files, ${d.state}`);
   if (listed.some((f) => f.state !== 'AVAILABLE') || listed.length !== files.length) throw new DlaasError(`not every file is AVAILABLE on ${rse}`);

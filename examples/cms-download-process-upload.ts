@@ -5,7 +5,7 @@
  * muon pair, histograms it and measures the Z peak, then uploads the histogram and a summary into a
  * results dataset with a replication rule.
  *
- *   node examples/cms-download-process-upload.ts [DID]     (default cms:Run2012B_DoubleMuParked_dimuon)
+ *   npx node examples/cms-download-process-upload.ts [DID]     (default cms:Run2012B_DoubleMuParked_dimuon)
  *
  * Environment: the DLaaS variables (RUCIO_BASE_URL, a token or OIDC_ISSUER/OIDC_CLIENT_ID, …);
  * results go to DLAAS_RESULTS_SCOPE (default user.<account>) on DLAAS_RESULTS_RSE (default

@@ -14,14 +14,10 @@ import { join } from 'node:path';
 import { DlaasError, formatDid, parseDid, type FileManifest, type StageEvent } from 'dlaas';
 import { connect, type ConnectOptions } from './lib/connect.ts';
 import { formatBytes, isMain, progressBar, table, type Bar, type Out } from './lib/console.ts';
+import { SOURCES } from './lib/galactic-sources.ts';
 
 /** The sources of the combined analysis (J2000, degrees). */
-export const SOURCES = [
-  { name: 'RX J1713.7-3946', ra: 258.39, dec: -39.77 },
-  { name: 'Vela Junior', ra: 133.0, dec: -46.37 },
-  { name: 'HESS J1908+063', ra: 287.05, dec: 6.39 },
-  { name: 'Galactic Centre', ra: 266.42, dec: -29.01 },
-];
+export { SOURCES };
 
 /** Options of {@link ctaKm3netCombine}. */
 export interface CombineOptions extends ConnectOptions {

@@ -10,7 +10,7 @@
  *   6. upload the image into a results dataset, with a replication rule
  *
  * Run it:
- *   node examples/lofar-image-roundtrip.ts
+ *   npx node examples/lofar-image-roundtrip.ts
  * with the DLaaS environment of a notebook hub (RUCIO_BASE_URL, RUCIO_ACCESS_TOKEN, ESAP_URL,
  * RUCIO_DESTINATION_RSE, RUCIO_MODE=replica, RUCIO_RSE_MOUNT_PATH, RUCIO_PATH_BEGINS_AT), or on a
  * laptop with OIDC_ISSUER and OIDC_CLIENT_ID instead of a token (you log in with a code), and
@@ -191,9 +191,9 @@ export async function lofarImageRoundtrip(options: RoundtripOptions = {}): Promi
     ),
   );
   for (const m of uploaded.files) out(`  ${formatDid(m.did)}: ${m.status} (${formatBytes(m.bytes)}, adler32 ${m.adler32 ?? '?'})${m.error ? ` — ${m.error.message}` : ''}`);
-  if (!uploaded.ok) throw new RoundtripError(`Upload failed: ${uploaded.files.filter((m) => m.status === 'FAILED').map((m) => `${formatDid(m.did)} at ${m.step}`).join(', ')}`);
+  if (!uploaded.ok) throw new RoundtripError(`Upload failed: ${uploaded.files.filter((m) => m.status === 'FAILED').map((m) => m.error?.message ?? `${formatDid(m.did)} at ${m.step}`).join('; ')}`);
   const check = await timed(times, 'upload', async () => {
-    const reps = await lake.rucio.replicas.list(uploaded.files.map((m) => m.did), { rseExpression: resultRse }).toArray();
+    const reps = await lake.rucio.replicas.list(uploaded.files.map((m) => m.did), { rse_expression: resultRse }).toArray();
     const rules = await Promise.all(uploaded.ruleIds.map((id) => lake.rucio.rules.get(id)));
     return { available: reps.filter((r) => r.states?.[resultRse] === 'AVAILABLE').length, rules };
   });

@@ -2,7 +2,7 @@
  * VO records in the ESAP basket: items whose record carries an access URL (an ASTRON VO cutout, an
  * ALTA product, …) are staged alongside the Rucio items, in one call, and checked on arrival.
  *
- *   node examples/vo-basket-items.ts
+ *   npx node examples/vo-basket-items.ts
  *
  * `lake.staging.stage(lake.esap.basket, { mode: 'download' })` takes the basket as a source: Rucio
  * items become DIDs (downloaded from the best replica, verified against the catalogue's size and

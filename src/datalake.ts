@@ -7,6 +7,7 @@ import { ConfigError } from './core/errors.js';
 import { toTokenProvider, type TokenProvider, type TokenSource } from './core/token.js';
 import { EsapClient, type EsapClientOptions } from './esap/client.js';
 import { RucioClient, type RucioClientOptions } from './rucio/client.js';
+import { Files } from './staging/files.js';
 import { Staging, type StagingOptions } from './staging/staging.js';
 
 /** Options of {@link createDataLake}. Each part may be a ready client or its options. */
@@ -72,6 +73,8 @@ export interface DataLake {
   readonly esap: EsapClient;
   readonly auth: DataLakeAuth;
   readonly staging: Staging;
+  /** Random access to files (`lake.files.open(did)`): Range reads through a block cache, same replica choice and token rules as staging. */
+  readonly files: Files;
 }
 
 /**
@@ -116,6 +119,16 @@ export function createDataLake(options: DataLakeOptions): DataLake {
     storageToken: storage.token,
     fetch: options.staging?.fetch ?? fetchImpl,
   });
+  const files = new Files({
+    rucio,
+    storageToken: storage.token,
+    tokenOverPlainHttp: options.staging?.tokenOverPlainHttp,
+    fetch: options.staging?.fetch ?? fetchImpl,
+    storageHttp: options.staging?.storageHttp,
+    storageTimeout: options.staging?.storageTimeout,
+    storageRetry: options.staging?.storageRetry,
+    destinationRse: options.staging?.destinationRse,
+  });
   const auth: DataLakeAuth = {
     token: shared,
     source: options.auth?.source,
@@ -134,6 +147,7 @@ export function createDataLake(options: DataLakeOptions): DataLake {
     },
     auth,
     staging,
+    files,
   };
 }
 

@@ -7,7 +7,7 @@
  * import { loadDataLakeConfig, autoDetect, fromFile, loopbackLogin, fileStore } from 'dlaas/node';
  * const config = await loadDataLakeConfig(); // RUCIO_BASE_URL, …, and the token, with their sources
  * ```
- * @module
+ * @module dlaas/node
  */
 export { VERSION } from './core/version.js';
 export {

@@ -14,7 +14,7 @@
  * const server = setupServer(...rucio.handlers());
  * server.listen({ onUnhandledFrame: 'error' });
  * ```
- * @module
+ * @module dlaas/testing
  */
 export { VERSION } from './core/version.js';
 export { createRucioEmulator } from './testing/rucio/emulator.js';

@@ -1,7 +1,7 @@
 /**
  * Build the extension into a directory to load unpacked (chrome://extensions → "Load unpacked"):
  *
- *   node examples/browser-extension/build.ts [OUT_DIR]     (default examples/browser-extension/dist)
+ *   npx node examples/browser-extension/build.ts [OUT_DIR]     (default examples/browser-extension/dist)
  *
  * esbuild bundles the worker, the popup and the options page with dlaas (ES modules, no eval, no
  * dynamic import: what MV3 allows).

@@ -69,5 +69,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   $('error').textContent = error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : String(error);
+  // Not logged in to ESAP (no session, or it expired): ESAP's own login page brings the user back here.
+  if ((error as { code?: string }).code === 'DLAAS_ESAP_NO_PROFILE' || /log in/i.test(String(error))) $('login').hidden = false;
   document.body.dataset.ready = 'error';
 });

@@ -3,7 +3,7 @@
  * `/esap-gui/` and the ESAP API proxied under `/esap-api/` on the same origin (so the session cookie
  * is ESAP's), Rucio and the identity provider on their own origins.
  *
- *   node examples/esap-frontend/serve.ts
+ *   npx node examples/esap-frontend/serve.ts
  *
  * Environment: ESAP_URL (the ESAP API to proxy to), RUCIO_BASE_URL, OIDC_ISSUER, ESAP_GUI_CLIENT_ID
  * (default esap-gui: a client allowed to exchange tokens), RUCIO_DESTINATION_RSE (the "replicate" target).

@@ -4,16 +4,19 @@
  * @module
  */
 import { openAsBlob } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { access, constants, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   AbortError,
+  ApiError,
   DlaasError,
   RuleStuckError,
   VERSION,
   corruptReplicas,
   decodeToken,
+  parseRucioDate,
+  scrub,
   formatDid,
   isJwt,
   parseDid,
@@ -34,7 +37,9 @@ import {
 import { createDataLake, fileSink } from 'dlaas/node';
 import { DEFAULT_SCOPE, effectiveEnv, forgetLogin, oidcClient, openLake, openStore, saveLogin, type GlobalOptions } from './context.js';
 import { CliFailure, EXIT, Interrupted, OperationFailed, UsageError, describeError, exitCodeOf, exitCodeOfSignal } from './errors.js';
-import { formatBytes, note, printJson, println, progress, table, type Io, type OutputMode, type Progress, type StopSignal } from './output.js';
+import { LAKE_OPTION_HELP, lakeCommand } from './lake.js';
+import { catCommand, headCommand } from './files.js';
+import { formatBytes, formatDate, formatDuration, note, printJson, println, progress, table, type Io, type OutputMode, type Progress, type StopSignal } from './output.js';
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -69,9 +74,79 @@ interface Command {
   run(ctx: Ctx): Promise<void>;
 }
 
+/**
+ * One line of help per option, by command then option: `ARG  what it does (unit, default, allowed
+ * values)`; `ARG` is empty for a flag.
+ */
+const OPTION_HELP: Record<string, Record<string, [arg: string, text: string]>> = {
+  lake: LAKE_OPTION_HELP,
+  cat: { range: ['A-B', 'only these bytes: A-B (B inclusive, from 0), A- (from A) or -N (the last N); not verified (default: the whole file, verified)'], rse: ['EXPRESSION', 'read from a replica on these RSEs (default: any)'] },
+  head: { bytes: ['BYTES', 'how many bytes from the start (-c; default 1024)'], rse: ['EXPRESSION', 'read from a replica on these RSEs (default: any)'] },
+  login: { timeout: ['SECONDS', 'give up when the code is not approved within this many seconds (default: until the code expires)'] },
+  'basket add': { item: ['JSON', 'a raw ESAP basket item, as JSON (repeatable)'] },
+  'basket rm': { index: ['N', 'the # of an item in `dlaas basket ls`, from 1 (repeatable)'] },
+  ls: {
+    filter: ['KEY=VALUE', 'metadata filter; also !=, >, >=, <, <= (numbers); comma-separated or repeated'],
+    type: ['TYPE', 'DID type: all, collection, dataset, container or file (default collection)'],
+    long: ['', 'a table with type, file count and size (-l)'],
+    limit: ['N', 'at most N DIDs (default all)'],
+    recursive: ['', 'also search inside containers'],
+  },
+  replicas: { rse: ['EXPRESSION', 'only replicas on the RSEs this RSE expression selects (default all)'], 'all-states': ['', 'also replicas not AVAILABLE (COPYING, BAD, …)'] },
+  'replicas declare-bad': {
+    rse: ['RSE', 'the RSE holding the bad replicas (required with DIDs)'],
+    reason: ['TEXT', 'why (required; kept with the declaration)'],
+    force: ['', 'declare even replicas Rucio already knows as bad'],
+    suspicious: ['', 'declare them suspicious instead of bad'],
+  },
+  'rule add': {
+    rse: ['EXPRESSION', 'RSE expression where the copies go (required)'],
+    copies: ['N', 'how many copies (default 1)'],
+    lifetime: ['SECONDS', 'the rule expires after this many seconds (default: never)'],
+    activity: ['NAME', 'the transfer activity (default: the server’s, "User Subscriptions")'],
+    comment: ['TEXT', 'a comment kept with the rule'],
+    wait: ['', 'wait until the rule is OK, with a progress bar'],
+    timeout: ['SECONDS', 'with --wait: stop waiting after this many seconds, exit 1 (the rule carries on)'],
+    'poll-interval': ['MS', 'with --wait: first poll interval in milliseconds, ≥ 10 (default 2000, backing off)'],
+  },
+  'rule show': {},
+  'rule wait': {
+    timeout: ['SECONDS', 'stop waiting after this many seconds, exit 1 (the rule carries on; default: no limit)'],
+    'poll-interval': ['MS', 'first poll interval in milliseconds, ≥ 10 (default 2000, backing off)'],
+  },
+  'rule rm': { 'purge-replicas': ['', 'also delete the replicas the rule protects once it expires'] },
+  'rule update': { lifetime: ['SECONDS|none', 'new lifetime from now, in seconds; none: never expires'] },
+  'rule ls': {
+    rse: ['EXPRESSION', 'only rules with this RSE expression'],
+    state: ['STATE', 'only rules in this state: REPLICATING, OK, STUCK, SUSPENDED, WAITING_APPROVAL or INJECT'],
+  },
+  'get-metadata': { plugin: ['NAME', 'the metadata plugin: DID_COLUMN, JSON or ALL (default: the server’s)'] },
+  'set-metadata': { key: ['KEY', 'the metadata key (required)'], value: ['VALUE', 'its value (required); numbers and true/false are sent as such'] },
+  'list-rses': { expression: ['EXPR', 'only the RSEs this RSE expression selects (default all)'], attributes: ['', 'with the attributes of each RSE'] },
+  stage: {
+    basket: ['', 'stage the items of your ESAP basket (besides any DIDs given)'],
+    rse: ['RSE', 'the compute site’s RSE for replica mode (default RUCIO_DESTINATION_RSE)'],
+    mode: ['MODE', 'replica (a rule to the mounted RSE) or download (default RUCIO_MODE, else replica when RUCIO_RSE_MOUNT_PATH is set)'],
+    dest: ['DIR', 'download into this directory, made if missing (default DLAAS_DOWNLOAD_DIR, else ./dlaas-data)'],
+    lifetime: ['SECONDS', 'lifetime of the rule replica mode makes (default: never expires)'],
+    layout: ['LAYOUT', 'downloads as DIR/SCOPE/NAME (scope, the default) or DIR/NAME (flat)'],
+    'poll-interval': ['MS', 'first rule poll interval in milliseconds, ≥ 10 (default 2000, backing off)'],
+    'no-wait': ['', 'replica mode: make the rule and return without waiting (exit 0 while it replicates)'],
+  },
+  upload: {
+    scope: ['SCOPE', 'the scope of the new DIDs (required), e.g. user.jdoe'],
+    rse: ['RSE', 'the RSE to upload to (required)'],
+    recursive: ['', 'a directory given: upload the files in it and its subdirectories (-r); DIDs are named by file name'],
+    dataset: ['[SCOPE:]NAME', 'attach the files to this dataset (made if missing; default scope: --scope)'],
+    lifetime: ['SECONDS', 'lifetime of the rule that keeps the files (default: never expires)'],
+    'no-rule': ['', 'make no rule (the files may then be deleted by Rucio)'],
+  },
+};
+
 const GLOBAL_OPTIONS: OptionSpec = {
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
+  verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
   host: { type: 'string' },
@@ -84,11 +159,13 @@ const GLOBAL_OPTIONS: OptionSpec = {
   'oidc-scope': { type: 'string' },
   'oidc-audience': { type: 'string' },
   'token-store': { type: 'string' },
+  'http-timeout': { type: 'string' },
 };
 
 const GLOBAL_HELP = `Options for every command:
   --json                 machine-readable output on stdout (errors as JSON on stderr)
   -q, --quiet            no progress bars
+  -v, --verbose          say which Rucio, account and token are used; on failure, every cause
   --host URL             Rucio server (RUCIO_BASE_URL)
   --auth-host URL        Rucio auth server (RUCIO_AUTH_URL)
   -a, --account NAME     Rucio account (RUCIO_ACCOUNT)
@@ -99,6 +176,7 @@ const GLOBAL_HELP = `Options for every command:
   --oidc-scope S         scopes to ask for (OIDC_SCOPE, default "${DEFAULT_SCOPE}")
   --oidc-audience A      audience to ask for (OIDC_AUDIENCE, default rucio)
   --token-store FILE     where logins are kept (DLAAS_TOKEN_STORE, default ~/.config/dlaas/tokens.json)
+  --http-timeout SECONDS how long one Rucio request waits for an answer (DLAAS_HTTP_TIMEOUT, default 30)
 Tokens: RUCIO_ACCESS_TOKEN (or BEARER_TOKEN, the hub's token file, …) wins over \`dlaas login\`.
 Staging: RUCIO_DESTINATION_RSE, RUCIO_MODE, RUCIO_RSE_MOUNT_PATH, RUCIO_PATH_BEGINS_AT, DLAAS_DOWNLOAD_DIR.
 Exit status: 0 ok, 1 operation failed, 2 usage error, 3 configuration error, 4 authentication error, 5 remote failure, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
@@ -168,8 +246,8 @@ function ruleJson(r: Rule): Record<string, unknown> {
 }
 
 /** A progress bar of this command (none once a signal arrived: the terminal is being handed back). */
-function bar(ctx: Ctx, format: string, total: number, payload?: Record<string, string | number>): Progress {
-  const b = progress(ctx.io, ctx.signal.aborted ? { ...ctx.mode, quiet: true } : ctx.mode, format, total, payload);
+function bar(ctx: Ctx, format: string, total: number, payload?: Record<string, string | number>, start = 0): Progress {
+  const b = progress(ctx.io, ctx.signal.aborted ? { ...ctx.mode, quiet: true } : ctx.mode, format, total, payload, start);
   ctx.bars.add(b);
   return b;
 }
@@ -191,7 +269,8 @@ function ruleProgressBar(ctx: Ctx, id: string): { on: (p: { ok: number; total: n
   let b: Progress | undefined;
   return {
     on: (p) => {
-      b ??= bar(ctx, `rule ${id.slice(0, 8)} {bar} {value}/{total} locks | {state}`, p.total, { state: p.state });
+      // Drawn first from the rule's real lock counts (not from 0).
+      b ??= bar(ctx, `rule ${id.slice(0, 8)} {bar} {value}/{total} locks | {state}`, p.total, { state: p.state }, p.ok);
       b.setTotal(p.total);
       b.update(p.ok, { state: p.state });
     },
@@ -214,7 +293,7 @@ async function waitRule(ctx: Ctx, rucio: Awaited<ReturnType<typeof openLake>>['l
     if (stop) throw rulesLeft(stop, [id, ...alsoRunning]);
     if (error instanceof AbortError && timeout?.aborted) {
       const rule = await rucio.rules.get(id, { signal: ctx.signal });
-      throw new OperationFailed(`rule ${id} is still ${rule.state} after ${timeoutS} s (${rule.locks_ok_cnt} OK, ${rule.locks_replicating_cnt} replicating, ${rule.locks_stuck_cnt} stuck)`);
+      throw new OperationFailed(`rule ${id} is still ${rule.state} after ${timeoutS} s (${rule.locks_ok_cnt} OK, ${rule.locks_replicating_cnt} replicating, ${rule.locks_stuck_cnt} stuck); it carries on without us — follow it with \`dlaas rule wait ${id.slice(0, 8)}\` or \`dlaas rule show ${id.slice(0, 8)}\``);
     }
     throw error;
   } finally {
@@ -222,7 +301,85 @@ async function waitRule(ctx: Ctx, rucio: Awaited<ReturnType<typeof openLake>>['l
   }
 }
 
+/**
+ * A rule id as printed (the full 32 hex digits, or the first 8 a bar shows): a shorter prefix is
+ * resolved among the account's rules when exactly one starts with it.
+ */
+async function resolveRuleId(rucio: Awaited<ReturnType<typeof openLake>>['lake']['rucio'], text: string, account: string | undefined): Promise<string> {
+  const t = text.trim().toLowerCase().replace(/-/g, '');
+  if (!/^[0-9a-f]{4,31}$/.test(t)) return text; // a full id (or not an id at all: the SDK says which)
+  const owner = account ?? rucio.account ?? (await rucio.accounts.whoami()).account;
+  const matches = (await rucio.rules.list({ account: owner }).toArray()).filter((r) => r.id.toLowerCase().startsWith(t));
+  if (matches.length === 1) return matches[0]!.id;
+  if (!matches.length) throw new OperationFailed(`no rule of account ${owner} has an id starting with ${t} (see \`dlaas rule ls\`)`);
+  throw new UsageError(`rule id ${t} is ambiguous: ${matches.length} rules of ${owner} start with it (${matches.slice(0, 5).map((r) => r.id).join(', ')}${matches.length > 5 ? ', …' : ''}); give more of it`);
+}
+
+/**
+ * `--dest`: a directory that exists or can be made, and that takes a file — checked (and made)
+ * before any work, so a bad one is a usage error (exit 2) and not a stall or a raw ENOTDIR later.
+ */
+async function checkDestDir(destDir: string, shown: string): Promise<void> {
+  const why = (e: unknown) => (e instanceof Error && 'code' in e ? String((e as { code: unknown }).code) : String(e));
+  // The nearest part of the path that exists must be a directory; the parts below it are made one by
+  // one (not `mkdir -p`: Node's recursive mkdir spins forever where a directory refuses entries, as in /proc).
+  const missing: string[] = [];
+  for (let p = destDir; ; p = dirname(p)) {
+    let st;
+    try {
+      st = await stat(p);
+    } catch (e) {
+      if (why(e) !== 'ENOENT' && why(e) !== 'ENOTDIR') throw new UsageError(`--dest ${shown}: cannot use ${p} (${why(e)})`);
+    }
+    if (st && !st.isDirectory()) throw new UsageError(`--dest ${shown}: ${p === destDir ? 'it' : p} is a file, not a directory`);
+    if (st || dirname(p) === p) break;
+    missing.unshift(p);
+  }
+  try {
+    for (const p of missing) await mkdir(p).catch((e: unknown) => (why(e) === 'EEXIST' ? undefined : Promise.reject(e)));
+  } catch (e) {
+    throw new UsageError(`--dest ${shown}: cannot create the directory (${why(e)})`);
+  }
+  const probe = join(destDir, `.dlaas-write-check-${process.pid}`);
+  try {
+    await access(destDir, constants.W_OK | constants.X_OK);
+    await writeFile(probe, '', { flag: 'wx' });
+  } catch (e) {
+    throw new UsageError(`--dest ${shown}: the directory is not writable (${why(e)})`);
+  } finally {
+    await rm(probe, { force: true }).catch(() => {});
+  }
+}
+
+/**
+ * A failed rule creation, said in terms of what was asked: `DuplicateRule` names the existing rule
+ * (found among the DID's rules with the same RSE expression, copies and account; exit 1),
+ * `InvalidRSEExpression` names the expression (exit 2), a missing DID names it (exit 1).
+ */
+async function explainRuleError(error: unknown, rucio: Awaited<ReturnType<typeof openLake>>['lake']['rucio'], dids: readonly Did[], rse: string, copies: number, account: string | undefined): Promise<unknown> {
+  if (!(error instanceof ApiError)) return error;
+  if (error.exceptionClass === 'DuplicateRule') {
+    const found: { did: Did; rule: Rule }[] = [];
+    for (const did of dids) {
+      const rules = await rucio.dids
+        .rules(did)
+        .toArray()
+        .catch(() => [] as Rule[]);
+      const rule = rules.find((r) => r.rse_expression === rse && r.copies === copies && (!account || r.account === account));
+      if (rule) found.push({ did, rule });
+    }
+    if (!found.length) return new CliFailure(`a rule for ${dids.map(formatDid).join(', ')} on ${rse} (${copies} cop${copies === 1 ? 'y' : 'ies'}) already exists (DuplicateRule); list them with \`dlaas rule ls\``, EXIT.failed, error.code);
+    const said = found.map(({ did, rule }) => `${formatDid(did)} on ${rse}: rule ${rule.id} (${rule.state}${rule.expires_at ? `, expires ${formatDate(rule.expires_at)}` : ''})`).join('; ');
+    return new CliFailure(`the rule exists already (DuplicateRule) — ${said}; see \`dlaas rule show ${found[0]!.rule.id}\``, EXIT.failed, error.code);
+  }
+  if (error.exceptionClass === 'InvalidRSEExpression') return new CliFailure(`the RSE expression ${JSON.stringify(rse)} is not valid or matches no RSE (InvalidRSEExpression: ${error.exceptionMessage ?? ''}); list the RSEs with \`dlaas list-rses\``, EXIT.usage, error.code);
+  if (error.exceptionClass === 'DataIdentifierNotFound') return new CliFailure(`no such DID: ${dids.length === 1 ? formatDid(dids[0]!) : `one of ${dids.map(formatDid).join(', ')}`} (${error.exceptionMessage ?? 'DataIdentifierNotFound'})`, EXIT.failed, error.code);
+  return error;
+}
+
 const COMMANDS: Command[] = [
+  catCommand,
+  headCommand,
   {
     name: 'login',
     usage: 'dlaas login [--oidc-issuer URL] [--oidc-client-id ID]',
@@ -245,7 +402,7 @@ const COMMANDS: Command[] = [
           onPrompt: (p) => {
             note(ctx.io, `To sign in, open ${p.verificationUri} and enter the code: ${p.userCode}`);
             if (p.verificationUriComplete) note(ctx.io, `  (or open ${p.verificationUriComplete})`);
-            note(ctx.io, `Waiting for you to approve (the code expires at ${p.expiresAt.toISOString().slice(11, 19)} UTC)…`);
+            note(ctx.io, `Waiting for you to approve (the code expires at ${formatDate(p.expiresAt)})…`);
           },
         });
       } catch (error) {
@@ -298,7 +455,7 @@ const COMMANDS: Command[] = [
     summary: 'the Rucio account and the token in use',
     args: [0, 0],
     async run(ctx) {
-      const { lake, session } = await openLake(ctx.io, ctx.global);
+      const { lake, session } = await openLake(ctx.io, ctx.global, ctx.mode);
       const me = await lake.rucio.accounts.whoami();
       const raw = await lake.auth.token!.getToken();
       const c = session?.claims() ?? (isJwt(raw) ? decodeToken(raw) : undefined);
@@ -317,7 +474,7 @@ const COMMANDS: Command[] = [
         ['account', `${me.account}${me.account_type ? ` (${me.account_type})` : ''}`],
         ['email', me.email ?? '-'],
         ['rucio', result.rucio],
-        ['token', `${result.token_source ?? '?'}${c ? `; sub ${c.sub}, aud ${[c.aud].flat().join(' ')}, expires ${c.exp?.toISOString() ?? '?'}` : ''}`],
+        ['token', `${result.token_source ?? '?'}${c ? `; sub ${c.sub}, aud ${[c.aud].flat().join(' ')}, expires ${c.exp ? formatDate(c.exp) : '?'}` : ''}`],
         ['storage', `token: ${result.storage_token_source}`],
       ] as const)
         println(ctx.io, `${k.padEnd(8)} ${v}`);
@@ -329,7 +486,7 @@ const COMMANDS: Command[] = [
     summary: 'the items of your ESAP basket',
     args: [0, 0],
     async run(ctx) {
-      const { lake } = await openLake(ctx.io, ctx.global);
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
       const basket = await lake.esap.basket.get();
       if (ctx.mode.json) return printJson(ctx.io, { user: basket.userName, items: basket.items.map((it, i) => itemJson(it, i + 1)), problems: basket.problems.length });
       if (!basket.items.length) return println(ctx.io, `The ESAP basket of ${basket.userName} is empty.`);
@@ -353,7 +510,7 @@ const COMMANDS: Command[] = [
       });
       const dids = ctx.args.map(didArg);
       if (!dids.length && !raw.length) throw new UsageError('nothing to add: give DIDs or --item JSON');
-      const { lake } = await openLake(ctx.io, ctx.global);
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
       const items: BasketItemInput[] = [];
       for (const did of dids) {
         const info = await lake.rucio.dids.get(did); // exists? and its type, as the ESAP GUI stores it
@@ -378,7 +535,7 @@ const COMMANDS: Command[] = [
       });
       const dids = ctx.args.map(didArg);
       if (!dids.length && !indexes.length) throw new UsageError('nothing to remove: give DIDs or --index N');
-      const { lake } = await openLake(ctx.io, ctx.global);
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
       const basket = await lake.esap.basket.get();
       const targets: BasketItem[] = [];
       for (const did of dids) {
@@ -413,9 +570,19 @@ const COMMANDS: Command[] = [
       const filters = parseFilters(strs(ctx.values.filter));
       const limit = intOption(ctx.values.limit, 'limit', 1);
       const common = { name, ...(filters ? { filters } : {}), ...(type ? { type: type as (typeof types)[number] } : {}), ...(limit ? { limit } : {}), ...(ctx.values.recursive ? { recursive: true } : {}) };
-      const { lake } = await openLake(ctx.io, ctx.global);
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
       if (ctx.values.long || ctx.mode.json) {
         const hits = await lake.rucio.dids.search(scope, { ...common, long: true }).toArray();
+        // Rucio counts a dataset's files (`length`) when it is closed: for an open one, count them.
+        for (const h of hits) {
+          if (h.did_type !== 'DATASET') continue;
+          const did = { scope: h.scope, name: h.name };
+          const info = await lake.rucio.dids.get(did);
+          if (info.open !== false) {
+            const files = await lake.rucio.dids.files(did).toArray();
+            Object.assign(h, { length: files.length, bytes: files.reduce((n, f) => n + Number(f.bytes ?? 0), 0), open: true });
+          }
+        }
         if (ctx.mode.json) return printJson(ctx.io, hits);
         for (const l of table([['DID', 'type', 'files', 'size'], ...hits.map((h) => [`${h.scope}:${h.name}`, h.did_type, Number(h.length ?? 0), formatBytes(h.bytes)])])) println(ctx.io, l);
         return;
@@ -431,7 +598,7 @@ const COMMANDS: Command[] = [
     args: [1, 1],
     async run(ctx) {
       const did = didArg(ctx.args[0]!);
-      const { lake } = await openLake(ctx.io, ctx.global);
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
       await lake.rucio.dids.get(did); // a DID that does not exist is an error, not an empty list
       const rse = str(ctx.values.rse);
       const reps = await lake.rucio.replicas.list([did], { ...(rse ? { rseExpression: rse } : {}), ...(ctx.values['all-states'] ? { allStates: true } : {}) }).toArray();
@@ -460,7 +627,7 @@ const COMMANDS: Command[] = [
       if (byPfn && rse) throw new UsageError('--rse goes with DIDs; a PFN names its RSE');
       if (!byPfn && !rse) throw new UsageError('--rse RSE is required with DIDs (the RSE holding the bad replicas)');
       const dids = byPfn ? [] : ctx.args.map(didArg);
-      const { lake } = await openLake(ctx.io, ctx.global);
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
       let notDeclared: Record<string, string[]>;
       let sent = ctx.args.length;
       if (ctx.values.suspicious) {
@@ -497,9 +664,14 @@ const COMMANDS: Command[] = [
       const lifetime = intOption(ctx.values.lifetime, 'lifetime', 1);
       const timeout = intOption(ctx.values.timeout, 'timeout', 1);
       const poll = intOption(ctx.values['poll-interval'], 'poll-interval', 10);
-      const { lake } = await openLake(ctx.io, ctx.global);
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
       // Not cancellable: an aborted POST would leave it unknown whether the rule exists (Ctrl-C acts once it is answered).
-      const ids = await lake.rucio.rules.create({ dids, copies, rse_expression: rse, ...(lifetime ? { lifetime } : {}), ...(str(ctx.values.activity) ? { activity: str(ctx.values.activity)! } : {}), ...(str(ctx.values.comment) ? { comment: str(ctx.values.comment)! } : {}) });
+      let ids: string[];
+      try {
+        ids = await lake.rucio.rules.create({ dids, copies, rse_expression: rse, ...(lifetime ? { lifetime } : {}), ...(str(ctx.values.activity) ? { activity: str(ctx.values.activity)! } : {}), ...(str(ctx.values.comment) ? { comment: str(ctx.values.comment)! } : {}) });
+      } catch (error) {
+        throw await explainRuleError(error, lake.rucio, dids, rse, copies, lake.config.rucio.account);
+      }
       const rules: Rule[] = [];
       try {
         for (const [i, id] of ids.entries()) rules.push(ctx.values.wait ? await waitRule(ctx, lake.rucio, id, timeout, poll, ids.slice(i + 1)) : await lake.rucio.rules.get(id, { signal: ctx.signal }));
@@ -518,8 +690,8 @@ const COMMANDS: Command[] = [
     summary: 'a rule and its progress',
     args: [1, 1],
     async run(ctx) {
-      const { lake } = await openLake(ctx.io, ctx.global);
-      const r = await lake.rucio.rules.get(ctx.args[0]!);
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const r = await lake.rucio.rules.get(await resolveRuleId(lake.rucio, ctx.args[0]!, ctx.global.account));
       if (ctx.mode.json) return printJson(ctx.io, ruleJson(r));
       const total = r.locks_ok_cnt + r.locks_replicating_cnt + r.locks_stuck_cnt;
       for (const [k, v] of [
@@ -529,8 +701,8 @@ const COMMANDS: Command[] = [
         ['rse', `${r.rse_expression} × ${r.copies}`],
         ['state', r.state],
         ['locks', `${r.locks_ok_cnt}/${total} OK, ${r.locks_replicating_cnt} replicating, ${r.locks_stuck_cnt} stuck`],
-        ['expires', r.expires_at ?? 'never'],
-        ['created', r.created_at ?? '-'],
+        ['expires', r.expires_at ? formatDate(r.expires_at) : 'never'],
+        ['created', formatDate(r.created_at)],
         ...(r.error ? [['error', r.error] as const] : []),
       ] as const)
         println(ctx.io, `${k.padEnd(8)} ${v}`);
@@ -546,10 +718,10 @@ const COMMANDS: Command[] = [
     async run(ctx) {
       const timeout = intOption(ctx.values.timeout, 'timeout', 1);
       const poll = intOption(ctx.values['poll-interval'], 'poll-interval', 10);
-      const { lake } = await openLake(ctx.io, ctx.global);
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
       let r: Rule;
       try {
-        r = await waitRule(ctx, lake.rucio, ctx.args[0]!, timeout, poll);
+        r = await waitRule(ctx, lake.rucio, await resolveRuleId(lake.rucio, ctx.args[0]!, ctx.global.account), timeout, poll);
       } catch (error) {
         if (error instanceof RuleStuckError) throw new OperationFailed(error.message);
         throw error;
@@ -565,10 +737,33 @@ const COMMANDS: Command[] = [
     options: { 'purge-replicas': { type: 'boolean' } },
     args: [1, 1],
     async run(ctx) {
-      const { lake } = await openLake(ctx.io, ctx.global);
-      await lake.rucio.rules.delete(ctx.args[0]!, { purgeReplicas: ctx.values['purge-replicas'] === true });
-      if (ctx.mode.json) return printJson(ctx.io, { deleted: ctx.args[0] });
-      println(ctx.io, `Deleted rule ${ctx.args[0]}.`);
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const id = await resolveRuleId(lake.rucio, ctx.args[0]!, ctx.global.account);
+      await lake.rucio.rules.delete(id, { purgeReplicas: ctx.values['purge-replicas'] === true });
+      // Rucio deletes softly: the rule gets an expiry, and its cleaner removes it (and what only it protects) then.
+      const after = await lake.rucio.rules.get(id).catch(() => undefined);
+      const expires = after?.expires_at ?? null;
+      if (ctx.mode.json) return printJson(ctx.io, { deleted: id, expires_at: expires ? (parseRucioDate(expires)?.toISOString() ?? expires) : null, gone: after === undefined });
+      if (!after) return println(ctx.io, `Rule ${id} is deleted.`);
+      println(ctx.io, `Rule ${id} will expire${expires ? ` at ${formatDate(expires)}` : ''}: Rucio deletes rules softly — its cleaner removes the rule then, and the replicas only it protects${ctx.values['purge-replicas'] ? ' (purged)' : ''}.`);
+    },
+  },
+  {
+    name: 'rule update',
+    usage: 'dlaas rule update RULE_ID --lifetime SECONDS|none',
+    summary: "change a rule: its lifetime from now (seconds), or none to keep it for good",
+    options: { lifetime: { type: 'string' } },
+    args: [1, 1],
+    async run(ctx) {
+      const raw = str(ctx.values.lifetime);
+      if (raw === undefined) throw new UsageError('--lifetime SECONDS|none is required (what to change)');
+      const lifetime = raw === 'none' ? null : intOption(raw, 'lifetime', 1)!;
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const id = await resolveRuleId(lake.rucio, ctx.args[0]!, ctx.global.account);
+      await lake.rucio.rules.update(id, { lifetime });
+      const r = await lake.rucio.rules.get(id);
+      if (ctx.mode.json) return printJson(ctx.io, ruleJson(r));
+      println(ctx.io, `Rule ${r.id} ${r.expires_at ? `now expires at ${formatDate(r.expires_at)}` : 'no longer expires'}.`);
     },
   },
   {
@@ -578,7 +773,7 @@ const COMMANDS: Command[] = [
     options: { rse: { type: 'string' }, state: { type: 'string' } },
     args: [0, 1],
     async run(ctx) {
-      const { lake } = await openLake(ctx.io, ctx.global);
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
       let rules: Rule[];
       if (ctx.args[0]) rules = await lake.rucio.dids.rules(didArg(ctx.args[0])).toArray();
       else {
@@ -589,7 +784,99 @@ const COMMANDS: Command[] = [
         rules = await lake.rucio.rules.list({ account, ...(str(ctx.values.rse) ? { rse_expression: str(ctx.values.rse)! } : {}), ...(state ? { state: state as RuleState } : {}) }).toArray();
       }
       if (ctx.mode.json) return printJson(ctx.io, rules.map(ruleJson));
-      for (const l of table([['rule', 'DID', 'RSE expression', 'state', 'locks OK', 'expires'], ...rules.map((r) => [r.id, `${r.scope}:${r.name}`, r.rse_expression, r.state, `${r.locks_ok_cnt}/${r.locks_ok_cnt + r.locks_replicating_cnt + r.locks_stuck_cnt}`, r.expires_at ?? '-'])])) println(ctx.io, l);
+      for (const l of table([['rule', 'DID', 'RSE expression', 'state', 'locks OK', 'expires'], ...rules.map((r) => [r.id, `${r.scope}:${r.name}`, r.rse_expression, r.state, `${r.locks_ok_cnt}/${r.locks_ok_cnt + r.locks_replicating_cnt + r.locks_stuck_cnt}`, formatDate(r.expires_at)])])) println(ctx.io, l);
+    },
+  },
+  {
+    name: 'list-files',
+    usage: 'dlaas list-files DID',
+    summary: 'the files in a dataset or container (recursively), with size and checksum',
+    args: [1, 1],
+    async run(ctx) {
+      const did = didArg(ctx.args[0]!);
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const files = await lake.rucio.dids.files(did).toArray();
+      if (ctx.mode.json) return printJson(ctx.io, files);
+      for (const l of table([['file', 'size', 'adler32'], ...files.map((f) => [`${f.scope}:${f.name}`, formatBytes(f.bytes), f.adler32 ?? '-'])])) println(ctx.io, l);
+      println(ctx.io, `${files.length} file(s), ${formatBytes(files.reduce((n, f) => n + Number(f.bytes ?? 0), 0))}`);
+    },
+  },
+  {
+    name: 'list-content',
+    usage: 'dlaas list-content DID',
+    summary: 'what is attached directly to a dataset or container',
+    args: [1, 1],
+    async run(ctx) {
+      const did = didArg(ctx.args[0]!);
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const content = await lake.rucio.dids.content(did).toArray();
+      if (ctx.mode.json) return printJson(ctx.io, content);
+      for (const l of table([['DID', 'type', 'size'], ...content.map((c) => [`${c.scope}:${c.name}`, c.type, formatBytes(c.bytes)])])) println(ctx.io, l);
+    },
+  },
+  {
+    name: 'get-metadata',
+    usage: 'dlaas get-metadata DID [--plugin NAME]',
+    summary: 'the metadata of a DID',
+    options: { plugin: { type: 'string' } },
+    args: [1, 1],
+    async run(ctx) {
+      const did = didArg(ctx.args[0]!);
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const plugin = str(ctx.values.plugin);
+      const meta = await lake.rucio.dids.getMeta(did, plugin ? { plugin } : {});
+      if (ctx.mode.json) return printJson(ctx.io, meta);
+      const keys = Object.keys(meta).sort();
+      const width = Math.max(0, ...keys.map((k) => k.length));
+      for (const k of keys) {
+        const v = meta[k];
+        println(ctx.io, `${k.padEnd(width)}  ${v === null || v === undefined ? '-' : /(_at|_date)$|^(created|updated|accessed)/.test(k) && typeof v === 'string' ? formatDate(v) : typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+      }
+    },
+  },
+  {
+    name: 'set-metadata',
+    usage: 'dlaas set-metadata DID --key KEY --value VALUE',
+    summary: 'set one metadata key of a DID (numbers and true/false are sent as such)',
+    options: { key: { type: 'string' }, value: { type: 'string' } },
+    args: [1, 1],
+    async run(ctx) {
+      const did = didArg(ctx.args[0]!);
+      const key = str(ctx.values.key);
+      const raw = str(ctx.values.value);
+      if (!key) throw new UsageError('--key KEY is required');
+      if (raw === undefined) throw new UsageError('--value VALUE is required');
+      const value = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw === 'true' ? true : raw === 'false' ? false : raw;
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      await lake.rucio.dids.setMeta(did, { [key]: value });
+      if (ctx.mode.json) return printJson(ctx.io, { did: formatDid(did), key, value });
+      println(ctx.io, `${formatDid(did)}: ${key} = ${JSON.stringify(value)}`);
+    },
+  },
+  {
+    name: 'list-rses',
+    usage: 'dlaas list-rses [--expression EXPR] [--attributes]',
+    summary: 'the RSEs (storage elements), or those an RSE expression selects; with their attributes',
+    options: { expression: { type: 'string' }, attributes: { type: 'boolean' } },
+    args: [0, 0],
+    async run(ctx) {
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const expression = str(ctx.values.expression);
+      let names: string[];
+      try {
+        names = expression === undefined ? (await lake.rucio.rses.list().toArray()).map((r) => r.rse) : (await lake.rucio.rses.list(expression).toArray()).map((r) => r.rse);
+      } catch (error) {
+        if (expression !== undefined && error instanceof ApiError && error.exceptionClass === 'InvalidRSEExpression')
+          throw new CliFailure(`the RSE expression ${JSON.stringify(expression)} is not valid or matches no RSE (InvalidRSEExpression: ${error.exceptionMessage ?? ''})`, EXIT.usage, error.code);
+        throw error;
+      }
+      names.sort();
+      const attributes = ctx.values.attributes ? await Promise.all(names.map((n) => lake.rucio.rses.attributes(n))) : undefined;
+      if (ctx.mode.json) return printJson(ctx.io, names.map((rse, i) => ({ rse, ...(attributes ? { attributes: attributes[i] } : {}) })));
+      for (const [i, n] of names.entries()) {
+        println(ctx.io, n);
+        if (attributes) for (const [k, v] of Object.entries(attributes[i]!).sort(([a], [b]) => a.localeCompare(b))) println(ctx.io, `  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+      }
     },
   },
   {
@@ -608,7 +895,7 @@ const COMMANDS: Command[] = [
       if (layout !== undefined && layout !== 'scope' && layout !== 'flat') throw new UsageError('--layout must be scope or flat');
       const lifetime = intOption(ctx.values.lifetime, 'lifetime', 1);
       const poll = intOption(ctx.values['poll-interval'], 'poll-interval', 10);
-      const { lake, env } = await openLake(ctx.io, ctx.global);
+      const { lake, env } = await openLake(ctx.io, ctx.global, ctx.mode);
       const mode = modeOpt ?? lake.config.mode ?? (lake.config.rseMountPath ? 'replica' : 'download');
       const rse = str(ctx.values.rse) ?? lake.config.destinationRse;
       let fromBasket: StageSource[] = [];
@@ -627,6 +914,7 @@ const COMMANDS: Command[] = [
       // Download mode writes here (the default of dlaas/node, but relative to this invocation's directory).
       const dest = str(ctx.values.dest) ?? env.DLAAS_DOWNLOAD_DIR ?? 'dlaas-data';
       const destDir = resolve(ctx.io.cwd, dest);
+      if (mode === 'download') await checkDestDir(destDir, dest);
       const bars = new Map<string, Progress>();
       // What is left if a signal stops the run: files with bytes but no `file` event are partial
       // (the sink keeps them privately, never at the final path; the next identical run resumes
@@ -636,24 +924,38 @@ const COMMANDS: Command[] = [
       const finished = new Set<string>();
       const rules = new Map<string, string>();
       let planned = 0;
+      let heldBytes = 0;
+      let finishedBytes = 0;
+      let lastSpeed = { held: formatBytes(0), rate: '-', timeLeft: '-' };
       const onProgress = (e: StageEvent) => {
         if (e.type === 'rule') {
           rules.set(e.ruleId, e.state);
           let b = bars.get(e.ruleId);
-          if (!b) bars.set(e.ruleId, (b = bar(ctx, `rule ${e.ruleId.slice(0, 8)} {bar} {value}/{total} files | {state}`, e.total, { state: e.state })));
+          if (!b) bars.set(e.ruleId, (b = bar(ctx, `rule ${e.ruleId.slice(0, 8)} {bar} {value}/{total} files | {state}`, e.total, { state: e.state }, e.ok)));
           b.setTotal(e.total);
           b.update(e.ok, { state: e.state });
         } else if (e.type === 'plan') {
           planned = e.files;
           // On a terminal the bytes too (redrawn in place); in a log one line per percent is enough.
-          const format = ctx.io.stderr.isTTY ? 'download {bar} {percentage}% | {held} of {size} | {files} files' : 'download {bar} {percentage}% | {files} files';
-          bars.set('bytes', bar(ctx, format, Math.max(1, e.bytes), { files: e.files, held: formatBytes(0), size: formatBytes(e.bytes) }));
+          // Bytes done of all, rate, time left, files done of all; in a log (one line per change) percent and files only.
+          // (in a log the bytes, rate and time left as of the last file finished: a line per file, not per chunk).
+          const format = ctx.io.stderr.isTTY ? 'download {bar} {percentage}% | {held} of {size} | {done}/{files} files | {rate} | ETA {timeLeft}' : 'download {bar} {percentage}% | {fheld} of {size} | {done}/{files} files | {frate} | ETA {feta}';
+          bars.set('bytes', bar(ctx, format, Math.max(1, e.bytes), { files: e.files, done: 0, held: formatBytes(0), size: formatBytes(e.bytes), rate: '-', timeLeft: '-', fheld: formatBytes(0), frate: '-', feta: '-' }));
         } else if (e.type === 'bytes') {
           started.set(key(e.did, e.url), { transferred: e.transferred, total: e.total });
-          bars.get('bytes')?.update(e.overallBytes, { held: formatBytes(e.overallBytes) });
-        } else if (e.type === 'file') finished.add(key(e.manifest.did, e.manifest.url));
+          heldBytes = e.overallBytes;
+          const left = Math.max(0, e.overallTotal - e.overallBytes);
+          lastSpeed = { held: formatBytes(e.overallBytes), rate: e.rate > 0 ? `${formatBytes(e.rate)}/s` : '-', timeLeft: e.rate > 0 ? formatDuration((left / e.rate) * 1000) : '-' };
+          bars.get('bytes')?.update(e.overallBytes, lastSpeed);
+        } else if (e.type === 'file') {
+          finished.add(key(e.manifest.did, e.manifest.url));
+          finishedBytes += Number(e.manifest.bytes ?? 0);
+          heldBytes = Math.max(heldBytes, finishedBytes);
+          bars.get('bytes')?.update(heldBytes, { done: e.done, held: formatBytes(heldBytes), fheld: formatBytes(heldBytes), frate: lastSpeed.rate, feta: e.done === e.total ? '0 ms' : lastSpeed.timeLeft });
+        }
       };
       let r;
+      const began = performance.now();
       try {
         r = await lake.staging.stage(sources, {
           mode,
@@ -696,16 +998,18 @@ const COMMANDS: Command[] = [
       else {
         for (const x of r.rules) println(ctx.io, `rule ${x.id} (${formatDid(x.did)} → ${rse}): ${x.state}${x.created ? '' : ', reused'}`);
         for (const l of table([['file', 'status', 'size', 'verified', 'path'], ...files.map((f) => [f.did ?? f.url ?? '?', f.status, formatBytes(f.bytes), f.verified.join('+') || '-', f.path ?? (f.error?.message ?? '-')])])) println(ctx.io, l);
-        println(ctx.io, `${r.totals.ok}/${r.totals.files} files ${r.status} (${formatBytes(r.totals.bytes)}${r.totals.skipped ? `, ${r.totals.skipped} already there` : ''})`);
+        const sizes = `${formatBytes(r.totals.bytes)}${r.totals.skipped ? `, ${r.totals.skipped} already there` : ''}`;
+        if (r.mode === 'download') println(ctx.io, `${r.totals.ok === r.totals.files ? r.totals.ok : `${r.totals.ok} of ${r.totals.files}`} file${r.totals.files === 1 ? '' : 's'} verified in ${formatDuration(performance.now() - began)} (${sizes}) in ${destDir}${r.totals.failed ? `; ${r.totals.failed} failed` : ''}`);
+        else println(ctx.io, `${r.totals.ok}/${r.totals.files} files ${r.status} (${sizes})`);
       }
       if (failed) throw new OperationFailed(`staging ended ${r.status}: ${r.totals.failed} of ${r.totals.files} files not available`, { quiet: true });
     },
   },
   {
     name: 'upload',
-    usage: 'dlaas upload FILE... --scope SCOPE --rse RSE [--dataset [SCOPE:]NAME] [--lifetime SECONDS] [--no-rule]',
+    usage: 'dlaas upload FILE|DIR... --scope SCOPE --rse RSE [--recursive] [--dataset [SCOPE:]NAME] [--lifetime SECONDS] [--no-rule]',
     summary: 'upload files into the Data Lake (verified), attach them to a dataset, keep them with a rule',
-    options: { scope: { type: 'string' }, rse: { type: 'string' }, dataset: { type: 'string' }, lifetime: { type: 'string' }, 'no-rule': { type: 'boolean' } },
+    options: { scope: { type: 'string' }, rse: { type: 'string' }, dataset: { type: 'string' }, lifetime: { type: 'string' }, 'no-rule': { type: 'boolean' }, recursive: { type: 'boolean', short: 'r' } },
     args: [1, Infinity],
     interruptible: true,
     async run(ctx) {
@@ -717,14 +1021,40 @@ const COMMANDS: Command[] = [
       const datasetArg = str(ctx.values.dataset);
       const dataset = datasetArg === undefined ? undefined : didArg(datasetArg.includes(':') ? datasetArg : `${scope}:${datasetArg}`);
       const files: UploadFile[] = [];
+      const from = new Map<string, string>();
+      const add = async (path: string, shown: string) => {
+        const name = basename(path);
+        const before = from.get(name);
+        if (before !== undefined) throw new UsageError(`${shown} and ${before} would both be ${scope}:${name} (a DID names a file by its base name); upload them separately, into different scopes or under other names`);
+        from.set(name, shown);
+        files.push({ name, data: await openAsBlob(path) });
+      };
       for (const f of ctx.args) {
         const path = resolve(ctx.io.cwd, f);
         const st = await stat(path).catch(() => undefined);
-        if (!st?.isFile()) throw new UsageError(`${f}: no such file`);
-        files.push({ name: basename(path), data: await openAsBlob(path) });
+        if (st?.isDirectory()) {
+          if (!ctx.values.recursive) throw new UsageError(`${f} is a directory: give --recursive (-r) to upload the files in it (and its subdirectories)`);
+          const inside = (await readdir(path, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
+          if (!inside.length) throw new UsageError(`${f} is a directory with no files in it`);
+          for (const p of inside) await add(p, relative(ctx.io.cwd, p) || p);
+          continue;
+        }
+        if (!st) throw new UsageError(`${f}: no such file or directory`);
+        if (!st.isFile()) throw new UsageError(`${f}: not a regular file`);
+        await add(path, f);
       }
-      const { lake } = await openLake(ctx.io, ctx.global);
-      const b = bar(ctx, 'upload {bar} {value}/{total} files | {file} {step}', files.length, { file: '', step: '' });
+      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      // Files done of all, the current file and step, bytes done of all (of the files finished), rate and time left.
+      const byteSize = (d: UploadFile['data']) => ('size' in d ? d.size : d.byteLength);
+      const totalBytes = files.reduce((n, f) => n + byteSize(f.data), 0);
+      const sizeOf = new Map(files.map((f) => [f.name, byteSize(f.data)]));
+      const began = performance.now();
+      let doneBytes = 0;
+      const speed = () => {
+        const rate = doneBytes / Math.max(0.001, (performance.now() - began) / 1000);
+        return { held: formatBytes(doneBytes), rate: doneBytes > 0 ? `${formatBytes(rate)}/s` : '-', timeLeft: doneBytes > 0 ? formatDuration(((totalBytes - doneBytes) / rate) * 1000) : '-' };
+      };
+      const b = bar(ctx, 'upload {bar} {done}/{files} files | {file} {step} | {held} of {size} | {rate} | ETA {timeLeft}', Math.max(1, totalBytes), { done: 0, files: files.length, file: '', step: '', size: formatBytes(totalBytes), held: formatBytes(0), rate: '-', timeLeft: '-' });
       let done = 0;
       const finished = new Set<string>();
       let r;
@@ -739,11 +1069,12 @@ const COMMANDS: Command[] = [
           // Each step on a terminal; one line per file otherwise.
           onProgress: (e) => {
             if (e.type === 'step') {
-              if (ctx.io.stderr.isTTY) b.update(done, { file: e.did.name, step: e.step });
+              if (ctx.io.stderr.isTTY) b.update(doneBytes, { file: e.did.name, step: e.step });
               return;
             }
             finished.add(e.manifest.did.name);
-            b.update(++done, { file: e.manifest.did.name, step: e.manifest.status });
+            doneBytes += sizeOf.get(e.manifest.did.name) ?? 0;
+            b.update(doneBytes, { done: ++done, file: e.manifest.did.name, step: e.manifest.status, ...speed() });
           },
         });
       } catch (error) {
@@ -764,14 +1095,29 @@ const COMMANDS: Command[] = [
       }
       if (ctx.mode.json) printJson(ctx.io, { ok: r.ok, dataset: r.dataset ? formatDid(r.dataset) : null, rules: r.ruleIds, files: r.files.map((m) => ({ did: formatDid(m.did), status: m.status, bytes: m.bytes, adler32: m.adler32 ?? null, md5: m.md5 ?? null, pfn: m.pfn ?? null, ...(m.error ? { step: m.step, error: m.error } : {}) })) });
       else {
-        for (const l of table([['DID', 'status', 'size', 'adler32', ''], ...r.files.map((m) => [formatDid(m.did), m.status, formatBytes(m.bytes), m.adler32 ?? '-', m.error ? `${m.step}: ${m.error.message}` : ''])])) println(ctx.io, l);
+        for (const l of table([['DID', 'status', 'size', 'adler32', ''], ...r.files.map((m) => [formatDid(m.did), m.status, formatBytes(m.bytes), m.adler32 ?? '-', m.error ? m.error.message : ''])])) println(ctx.io, l);
         if (r.dataset) println(ctx.io, `dataset ${formatDid(r.dataset)}`);
         for (const id of r.ruleIds) println(ctx.io, `rule ${id} on ${rse}`);
       }
       if (!r.ok) throw new OperationFailed(`${r.files.filter((m) => m.status === 'FAILED').length} of ${r.files.length} uploads failed`, { quiet: true });
     },
   },
+  lakeCommand,
 ];
+
+// `download`: `stage --mode download`, under the name Rucio users type.
+{
+  const stage = COMMANDS.find((c) => c.name === 'stage')!;
+  const { mode: _mode, ...options } = stage.options ?? {};
+  COMMANDS.splice(COMMANDS.indexOf(stage) + 1, 0, {
+    ...stage,
+    name: 'download',
+    usage: 'dlaas download DID... | --basket  [--dest DIR] [--layout scope|flat]',
+    summary: 'download DIDs (or the basket) into a directory, verified (`stage --mode download`)',
+    options,
+    run: (ctx) => stage.run({ ...ctx, values: { ...ctx.values, mode: 'download' } }),
+  });
+}
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -779,8 +1125,26 @@ function usage(): string {
 }
 
 function commandHelp(c: Command): string {
-  const opts = Object.entries(c.options ?? {}).map(([k, o]) => `  --${k}${o.type === 'string' ? ' VALUE' : ''}${o.multiple ? ' (repeatable)' : ''}`);
-  return [`Usage: ${c.usage}`, '', `${c.summary[0]!.toUpperCase()}${c.summary.slice(1)}.`, ...(opts.length ? ['', 'Options:', ...opts] : []), '', GLOBAL_HELP].join('\n');
+  const help = OPTION_HELP[c.name] ?? (c.name === 'download' ? OPTION_HELP.stage : undefined) ?? {};
+  const heads = Object.entries(c.options ?? {}).map(([k, o]) => {
+    const [arg, text] = help[k] ?? [o.type === 'string' ? 'VALUE' : '', ''];
+    return [`  ${o.short ? `-${o.short}, ` : ''}--${k}${arg ? ` ${arg}` : ''}`, `${text}${o.multiple && !/repeat/.test(text) ? ' (repeatable)' : ''}`] as const;
+  });
+  const width = Math.max(0, ...heads.map(([h]) => h.length));
+  const opts = heads.map(([h, t]) => (t ? `${h.padEnd(width)}  ${t}` : h));
+  return [`Usage: ${c.usage}`, '', `${c.summary[0]!.toUpperCase()}${c.summary.slice(1)}.`, ...(opts.length ? ['', 'Options:', ...opts] : []), '', 'Global options (--json, --quiet, --verbose, --host, --account, …), the environment and exit status: `dlaas --help`.'].join('\n');
+}
+
+/** The causes under an error, outermost first, secret-free: `TypeError: fetch failed`, `Error [ECONNREFUSED]: connect ECONNREFUSED 127.0.0.1:9`. */
+function causesOf(error: unknown): string[] {
+  const out: string[] = [];
+  const seen = new Set<unknown>([error]);
+  for (let c = (error as { cause?: unknown } | undefined)?.cause; c !== undefined && c !== null && !seen.has(c) && out.length < 8; c = (c as { cause?: unknown }).cause) {
+    seen.add(c);
+    const code = typeof (c as { code?: unknown }).code === 'string' ? ` [${(c as { code: string }).code}]` : '';
+    out.push(c instanceof Error ? `${c.name}${code}: ${scrub(c.message)}` : scrub(String(c)));
+  }
+  return out;
 }
 
 /** Find the command named by the leading words of `positionals`. */
@@ -830,7 +1194,7 @@ function watchSignals(io: Io, mode: OutputMode, bars: Set<Progress>): { signal: 
  * resolve with 130 (SIGINT) or 143 (SIGTERM). A second signal calls `io.exit` at once.
  */
 export async function run(argv: readonly string[], io: Io): Promise<number> {
-  let mode: OutputMode = { json: argv.includes('--json'), quiet: argv.includes('--quiet') || argv.includes('-q') };
+  let mode: OutputMode = { json: argv.includes('--json'), quiet: argv.includes('--quiet') || argv.includes('-q'), verbose: argv.includes('--verbose') || argv.includes('-v') };
   let current: Command | undefined;
   let watch: ReturnType<typeof watchSignals> | undefined;
   try {
@@ -859,7 +1223,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     for (const word of command.name.split(' ')) rest.splice(rest.indexOf(word), 1);
     const parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
     const values = parsed.values as Values;
-    mode = { json: values.json === true, quiet: values.quiet === true };
+    mode = { json: values.json === true, quiet: values.quiet === true, verbose: values.verbose === true };
     if (values.help) {
       println(io, commandHelp(command));
       return EXIT.ok;
@@ -895,6 +1259,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       if (exit === EXIT.usage && current) note(io, `Usage: ${current.usage}   (dlaas ${current.name} --help)`);
       else if (exit === EXIT.usage) note(io, 'Run `dlaas --help` for the commands and options.');
       else if (exit === EXIT.auth && error instanceof DlaasError) note(io, 'Log in with `dlaas login` (OIDC_ISSUER), or set RUCIO_ACCESS_TOKEN.');
+      if (mode.verbose) for (const c of causesOf(error)) note(io, `  caused by: ${c}`);
       if (io.env.DLAAS_DEBUG && error instanceof Error && !(error instanceof DlaasError)) note(io, error.stack ?? '');
     }
     return exit;

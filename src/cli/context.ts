@@ -11,7 +11,7 @@
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { ConfigError, NoTokenError, OidcClient, type OidcSession, type TokenStore } from 'dlaas';
+import { ConfigError, NoTokenError, OidcClient, TokenExpiredError, isJwt, tokenExpiry, type OidcSession, type TokenStore } from 'dlaas';
 import { createDataLake, fileStore, type ConfiguredDataLake } from 'dlaas/node';
 import type { Io } from './output.js';
 
@@ -27,6 +27,7 @@ export interface GlobalOptions {
   'oidc-scope'?: string | undefined;
   'oidc-audience'?: string | undefined;
   'token-store'?: string | undefined;
+  'http-timeout'?: string | undefined;
 }
 
 /** The default public client id of the CLI at the OpenID Provider. */
@@ -51,6 +52,7 @@ export function effectiveEnv(io: Io, o: GlobalOptions): Record<string, string | 
   set('OIDC_SCOPE', o['oidc-scope']);
   set('OIDC_AUDIENCE', o['oidc-audience']);
   set('DLAAS_TOKEN_STORE', o['token-store']);
+  set('DLAAS_HTTP_TIMEOUT', o['http-timeout']);
   return env;
 }
 
@@ -103,28 +105,58 @@ export function openStore(io: Io, env: Record<string, string | undefined>): { st
   return { store: fileStore(path), path };
 }
 
+/** `--http-timeout SECONDS` / `DLAAS_HTTP_TIMEOUT`: how long one Rucio request may wait for an answer (default 30 s). */
+export function httpTimeoutMs(env: Record<string, string | undefined>): number | undefined {
+  const raw = env.DLAAS_HTTP_TIMEOUT?.trim();
+  if (!raw) return undefined;
+  const s = Number(raw);
+  if (!Number.isFinite(s) || s <= 0) throw new ConfigError('DLAAS_HTTP_TIMEOUT', `--http-timeout / DLAAS_HTTP_TIMEOUT must be a number of seconds > 0 (got ${JSON.stringify(raw)})`);
+  return Math.round(s * 1000);
+}
+
+/** The environment's token, when it is a JWT whose `exp` passed (30 s of clock skew allowed). */
+function expiredEnvToken(env: Record<string, string | undefined>): { name: string; at: Date } | undefined {
+  for (const name of [env.RUCIO_OIDC_ENV_NAME || 'RUCIO_ACCESS_TOKEN', 'BEARER_TOKEN']) {
+    const token = env[name]?.trim();
+    if (!token) continue;
+    if (!isJwt(token)) return undefined;
+    const at = tokenExpiry(token);
+    return at && at.getTime() + 30_000 <= Date.now() ? { name, at } : undefined;
+  }
+  return undefined;
+}
+
 const hasExplicitToken = (env: Record<string, string | undefined>) => Boolean(env[env.RUCIO_OIDC_ENV_NAME || 'RUCIO_ACCESS_TOKEN']?.trim() || env.BEARER_TOKEN?.trim() || env.BEARER_TOKEN_FILE?.trim());
 
 /**
  * The SDK with this invocation's identity: a token in the environment wins; else the session of
  * `dlaas login`; else the other places a hub puts tokens (token file, JupyterHub, WLCG discovery).
  */
-export async function openLake(io: Io, o: GlobalOptions): Promise<{ lake: ConfiguredDataLake; env: Record<string, string | undefined>; session: OidcSession | undefined }> {
+export async function openLake(io: Io, o: GlobalOptions, mode: { json?: boolean; verbose?: boolean } = {}): Promise<{ lake: ConfiguredDataLake; env: Record<string, string | undefined>; session: OidcSession | undefined }> {
   const env = effectiveEnv(io, o);
   let session: OidcSession | undefined;
-  if (!hasExplicitToken(env)) {
+  const expired = expiredEnvToken(env);
+  if (!hasExplicitToken(env) || expired) {
     const { store } = openStore(io, env);
     const client = await oidcClient(io, env, store, false);
     session = client ? await client.restoreSession() : undefined;
   }
-  const lake = await createDataLake({
-    env,
-    ...(session ? { auth: { token: session, source: `dlaas login (${session.issuer})` } } : {}),
-    config: { requireToken: false },
-  });
+  if (expired) {
+    // A token the environment still holds but that expired (a hub's, from an earlier session): say so, and when.
+    if (!session) throw new TokenExpiredError(expired.at, `env:${expired.name}`);
+    if (!mode.json) io.stderr.write(`dlaas: ${expired.name} expired at ${expired.at.toISOString().slice(0, 19).replace('T', ' ')} UTC; using the \`dlaas login\` session (${session.issuer}) instead\n`);
+  }
+  const auth = session ? { auth: { token: session, source: `dlaas login (${session.issuer})` } } : {};
+  let lake = await createDataLake({ env, ...auth, config: { requireToken: false } });
+  const timeout = httpTimeoutMs(env);
+  if (timeout !== undefined) lake = await createDataLake({ env, ...auth, rucio: { ...lake.config.rucio, timeout }, config: { requireToken: false } });
   if (!lake.auth.token) {
     const tried = [`env:${env.RUCIO_OIDC_ENV_NAME || 'RUCIO_ACCESS_TOKEN'}`, 'env:BEARER_TOKEN', `dlaas login (${tokenStorePath(io, env)})`, 'token files, JupyterHub, WLCG discovery'];
     throw new NoTokenError(tried, 'Run `dlaas login` (with OIDC_ISSUER set), or set RUCIO_ACCESS_TOKEN.');
+  }
+  if (mode.verbose) {
+    const c = lake.config;
+    io.stderr.write(`dlaas: Rucio ${c.rucio.baseUrl}${c.rucio.authUrl ? ` (auth ${c.rucio.authUrl})` : ''}, account ${c.rucio.account ?? '(the token’s)'}, token from ${lake.auth.source ?? c.sources.token ?? '?'}${timeout !== undefined ? `, HTTP timeout ${timeout / 1000} s` : ''}\n`);
   }
   return { lake, env, session };
 }

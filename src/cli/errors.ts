@@ -2,7 +2,7 @@
  * Exit codes of the `dlaas` CLI and how errors map to them.
  * @module
  */
-import { DlaasError, ErrorCode, scrub } from 'dlaas';
+import { ApiError, DlaasError, ErrorCode, scrub } from 'dlaas';
 import type { StopSignal } from './output.js';
 
 /**
@@ -11,7 +11,7 @@ import type { StopSignal } from './output.js';
  * | code | meaning |
  * |---|---|
  * | 0 | success |
- * | 1 | the operation failed (a rule went STUCK, files failed to stage or upload, an item is not in the basket) |
+ * | 1 | the operation failed (a rule went STUCK, files failed to stage or upload, an item is not in the basket, a DID or rule does not exist, the rule exists already) |
  * | 2 | usage error: unknown command or option, missing or invalid argument (e.g. a malformed DID) |
  * | 3 | configuration error: a setting is missing or invalid (RUCIO_BASE_URL, ESAP_URL, OIDC_ISSUER, …) |
  * | 4 | authentication or authorisation error: not logged in, token expired or refused, login denied |
@@ -93,6 +93,12 @@ const USAGE_CODES = new Set<string>([ErrorCode.invalidArgument, ErrorCode.invali
 const CONFIG_CODES = new Set<string>([ErrorCode.config, ErrorCode.insecureIssuer]);
 const FAILED_CODES = new Set<string>([ErrorCode.ruleStuck, ErrorCode.ruleNotProgressing, ErrorCode.checksumMismatch, ErrorCode.uploadFailed, ErrorCode.fileConflict, ErrorCode.esapBasketConflict, ErrorCode.esapUnwritableItems, ErrorCode.aborted]);
 
+/** A DID or rule that does not exist (or a rule that exists already): the operation failed; Rucio answered fine. */
+function isMissingThing(error: DlaasError): boolean {
+  if (error instanceof ApiError) return /^(DataIdentifierNotFound|RuleNotFound|DuplicateRule)$/.test(error.exceptionClass ?? '');
+  return error.name === 'MissingDidsError';
+}
+
 /** The exit code for an error. */
 export function exitCodeOf(error: unknown): number {
   if (error instanceof Interrupted) return exitCodeOfSignal(error.signal);
@@ -104,6 +110,7 @@ export function exitCodeOf(error: unknown): number {
     if (CONFIG_CODES.has(error.code)) return EXIT.config;
     if (AUTH_CODES.has(error.code)) return EXIT.auth;
     if (FAILED_CODES.has(error.code)) return EXIT.failed;
+    if (isMissingThing(error)) return EXIT.failed;
     return EXIT.remote;
   }
   if (error instanceof Error && typeof (error as unknown as { code?: unknown }).code === 'string' && (error as unknown as { code: string }).code.startsWith('ERR_PARSE_ARGS')) return EXIT.usage;

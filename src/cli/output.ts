@@ -3,6 +3,7 @@
  * @module
  */
 import cliProgress from 'cli-progress';
+import { parseRucioDate } from 'dlaas';
 
 /** The signals that stop a long command: Ctrl-C (`SIGINT`) and `SIGTERM`. */
 export type StopSignal = 'SIGINT' | 'SIGTERM';
@@ -33,6 +34,8 @@ export interface Io {
 export interface OutputMode {
   json: boolean;
   quiet: boolean;
+  /** `--verbose`: say which service, account and token are used, and every cause of an error. */
+  verbose?: boolean;
 }
 
 /** Print one line to stdout. */
@@ -64,6 +67,24 @@ export function table(rows: readonly (readonly (string | number)[])[]): string[]
   return [line(head), ...body.map(line)];
 }
 
+/** The one date format of the CLI's text output: `2026-12-03 07:12:00 UTC` (any Rucio date in; `-` for none). */
+export function formatDate(value: Date | string | number | null | undefined): string {
+  if (value === null || value === undefined || value === '') return '-';
+  const d = value instanceof Date ? value : parseRucioDate(value);
+  if (!d) return String(value);
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** A duration for people: `850 ms`, `12.3 s`, `4 min 05 s`, `2 h 03 min`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(Math.floor(s % 60)).padStart(2, '0')} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+}
+
 /** Bytes as kB/MB/GB (decimal, as Rucio). */
 export function formatBytes(n: number | bigint | null | undefined): string {
   if (n === null || n === undefined) return '-';
@@ -92,7 +113,7 @@ const NO_PROGRESS: Progress = { update: () => {}, setTotal: () => {}, stop: () =
  * (still rendered by cli-progress); nothing with `--json` or `--quiet`. The bar installs no signal
  * handlers (`gracefulExit: false`): the CLI handles Ctrl-C and SIGTERM itself (see `run`).
  */
-export function progress(io: Io, mode: OutputMode, format: string, total: number, payload: Record<string, string | number> = {}): Progress {
+export function progress(io: Io, mode: OutputMode, format: string, total: number, payload: Record<string, string | number> = {}, start = 0): Progress {
   if (mode.quiet || mode.json) return NO_PROGRESS;
   const tty = io.stderr.isTTY === true;
   let pending = '';
@@ -115,7 +136,7 @@ export function progress(io: Io, mode: OutputMode, format: string, total: number
     { format, barsize: 24, hideCursor: tty, stream: (tty ? io.stderr : lines) as NodeJS.WriteStream, noTTYOutput: !tty, notTTYSchedule: 3_600_000, gracefulExit: false },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(total, 0, payload);
+  bar.start(total, start, payload);
   let stopped = false;
   return {
     update(value, p) {

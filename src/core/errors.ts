@@ -114,12 +114,16 @@ export interface DlaasErrorOptions {
   cause?: unknown;
 }
 
-function safeCause(cause: unknown): unknown {
+function safeCause(cause: unknown, depth = 0): unknown {
   if (cause === undefined) return undefined;
   if (cause instanceof DlaasError) return cause;
   if (cause instanceof Error) {
-    const e = new Error(scrub(cause.message));
+    // The chain is kept (scrubbed) with string codes such as ECONNREFUSED: they say what failed.
+    const inner = depth < 6 ? safeCause(cause.cause, depth + 1) : undefined;
+    const e = new Error(scrub(cause.message), inner === undefined ? undefined : { cause: inner });
     e.name = cause.name;
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(code)) (e as Error & { code: string }).code = code;
     return e;
   }
   if (typeof cause === 'string') return scrub(cause);
@@ -316,10 +320,78 @@ export class ConnectionError extends DlaasError {
   readonly url: string;
   constructor(ctx: RequestContext, message?: string, code: ErrorCodeValue = ErrorCode.connection) {
     const url = redactUrl(ctx.url) ?? '';
-    super(message ?? `${ctx.service} ${ctx.method} ${pathOf(url)}: connection failed`, ctx, code);
+    super(message ?? `${ctx.service} ${ctx.method} ${pathOf(url)}: ${connectionFailure(url, ctx.cause)}`, ctx, code);
     this.service = ctx.service;
     this.method = ctx.method;
     this.url = url;
+  }
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'the server';
+  }
+}
+
+/** The codes and messages along an error's cause chain (undici puts the socket error in `cause`). */
+function causeChain(error: unknown): { codes: string[]; text: string } {
+  const codes: string[] = [];
+  const texts: string[] = [];
+  const seen = new Set<unknown>();
+  const visit = (e: unknown, depth: number) => {
+    if (e === null || typeof e !== 'object' || seen.has(e) || depth > 8) return;
+    seen.add(e);
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+    const message = (e as { message?: unknown }).message;
+    if (typeof message === 'string') texts.push(message);
+    const errors = (e as { errors?: unknown }).errors;
+    if (Array.isArray(errors)) for (const x of errors) visit(x, depth + 1);
+    visit((e as { cause?: unknown }).cause, depth + 1);
+  };
+  visit(error, 0);
+  return { codes, text: texts.join(' | ') };
+}
+
+/**
+ * Why no response came, naming the host: `connection to h:p refused`, `cannot resolve host name h
+ * (DNS)`, `TLS handshake with h:p failed — it does not speak TLS (plain HTTP? use http://)`, … from
+ * the cause chain of the runtime's error (Node/undici: `cause.code`).
+ */
+export function connectionFailure(url: string, cause: unknown): string {
+  const host = hostOf(url);
+  const { codes, text } = causeChain(cause);
+  const has = (...c: string[]) => codes.some((x) => c.includes(x));
+  if (has('ECONNREFUSED')) return `connection to ${host} refused (nothing listens there)`;
+  if (/\bbad port\b/.test(text)) return `port ${hostPort(url)} of ${host} is one fetch refuses to use ("bad port"); use another port`;
+  if (has('ENOTFOUND', 'EAI_NONAME', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA')) return `cannot resolve host name ${hostOfName(url)} (DNS${codes.includes('EAI_AGAIN') ? ': temporary failure' : ': no such host'})`;
+  if (/wrong version number|packet length too long|ERR_SSL_WRONG_VERSION|http request/i.test(text) || has('ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG'))
+    return `TLS handshake with ${host} failed: it does not speak TLS there (a plain-HTTP port? then use http://)`;
+  if (has('CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_TLS_CERT_ALTNAME_INVALID'))
+    return `TLS certificate of ${host} not accepted (${codes.find((c) => /CERT|SIGNED|VERIFY/.test(c))})`;
+  if (has('EPROTO') || /ssl|tls/i.test(text)) return `TLS handshake with ${host} failed`;
+  if (has('ECONNRESET', 'UND_ERR_SOCKET')) return `connection to ${host} reset before it answered`;
+  if (has('ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT')) return `connection to ${host} timed out`;
+  if (has('EHOSTUNREACH', 'ENETUNREACH')) return `${host} is unreachable (${codes.find((c) => c.endsWith('UNREACH'))})`;
+  const code = codes.find((c) => /^E[A-Z]+$/.test(c));
+  return `connection to ${host} failed${code ? ` (${code})` : ''}`;
+}
+
+function hostPort(url: string): string {
+  try {
+    return new URL(url).port || 'default';
+  } catch {
+    return '?';
+  }
+}
+
+function hostOfName(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return 'the server';
   }
 }
 
@@ -328,7 +400,8 @@ export class TimeoutError extends ConnectionError {
   /** The limit that elapsed, in milliseconds. */
   readonly timeoutMs: number | undefined;
   constructor(ctx: RequestContext & { timeoutMs?: number | undefined }) {
-    super(ctx, `${ctx.service} ${ctx.method} ${pathOf(redactUrl(ctx.url) ?? '')}: timed out${ctx.timeoutMs ? ` after ${ctx.timeoutMs} ms` : ''}`, ErrorCode.timeout);
+    const url = redactUrl(ctx.url) ?? '';
+    super(ctx, `${ctx.service} ${ctx.method} ${pathOf(url)}: ${hostOf(url)} did not answer${ctx.timeoutMs ? ` within ${ctx.timeoutMs} ms` : ' in time'} (timed out)`, ErrorCode.timeout);
     this.timeoutMs = ctx.timeoutMs;
   }
 }

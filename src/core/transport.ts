@@ -323,7 +323,7 @@ export class Transport {
     try {
       res = await this.#send(spec, url, undefined, true);
     } catch (error) {
-      if (!(error instanceof HTTPError)) throw mapError(error, ctx, spec);
+      if (!(error instanceof HTTPError)) throw mapError(error, ctx, spec, this.#options.timeout);
       failure = error;
     }
     const answer = res ?? (failure as HTTPError).response;
@@ -336,7 +336,7 @@ export class Transport {
       await res?.body?.cancel().catch(() => {});
       return final;
     }
-    if (failure) throw mapError(failure, final ? { ...ctx, url: final.toString() } : ctx, spec);
+    if (failure) throw mapError(failure, final ? { ...ctx, url: final.toString() } : ctx, spec, this.#options.timeout);
     return answer;
   }
 
@@ -402,7 +402,7 @@ export class Transport {
       try {
         return await this.#send(spec, url, token);
       } catch (error) {
-        const mapped = mapError(error, ctx, spec);
+        const mapped = mapError(error, ctx, spec, this.#options.timeout);
         if (attempt === 0 && useAuth && replayable && this.#provider?.canRefresh && mapped instanceof UnauthenticatedError && mapped.status === 401) {
           // The token may have expired between issue and use: ask for a fresh one, once.
           token = await this.#token(true, spec.signal, token);
@@ -626,7 +626,7 @@ export function parseJsonBody<T>(text: string, endpoint: string, schema?: Schema
   return schema ? validate(schema, value, endpoint) : (value as T);
 }
 
-function mapError(error: unknown, ctx: { service: ServiceName; method: string; url: string }, spec: RequestSpec): DlaasError {
+function mapError(error: unknown, ctx: { service: ServiceName; method: string; url: string }, spec: RequestSpec, defaultTimeout?: number | false): DlaasError {
   if (error instanceof DlaasError) return error;
   if (error instanceof HTTPError) {
     const res = error.response;
@@ -641,7 +641,7 @@ function mapError(error: unknown, ctx: { service: ServiceName; method: string; u
     return new AbortError(`${ctx.service} ${ctx.method} ${new URL(ctx.url).pathname}: aborted`, { cause: spec.signal?.reason ?? error });
   }
   if (name === 'TimeoutError') {
-    const ms = typeof spec.timeout === 'number' ? spec.timeout : undefined;
+    const ms = typeof spec.timeout === 'number' ? spec.timeout : spec.timeout === undefined ? (defaultTimeout === undefined ? 30_000 : defaultTimeout || undefined) : undefined;
     return new TimeoutError({ ...ctx, cause: error, timeoutMs: ms });
   }
   return new ConnectionError({ ...ctx, cause: error });

@@ -39,29 +39,49 @@ import {
  */
 export const REPLICA_BATCH_SIZE = 500;
 
-/** Options of {@link Replicas.list}, named as in Rucio's Python client. */
+/**
+ * Options of {@link Replicas.list}. What goes to the server has the server's names (`rse_expression`,
+ * `all_states`, … as in `POST /replicas/list`); the SDK's own options are camelCase (`batchSize`,
+ * `missing`, `signal`, timeouts).
+ */
 export interface ListReplicasOptions extends StreamCallOptions {
   /** One PFN per listed scheme (e.g. `['davs', 'https']`); default: the server picks one per RSE. */
   schemes?: readonly string[];
-  /** Only replicas on these RSEs. */
-  rseExpression?: string;
+  /** Only replicas on the RSEs this RSE expression matches. */
+  rse_expression?: string;
   /** Include replicas in every state (default: AVAILABLE only). */
-  allStates?: boolean;
+  all_states?: boolean;
   /** Protocol domain: `wan`, `lan` or `all` (default: server decides from the client's site). */
   domain?: 'wan' | 'lan' | 'all';
   /** WAN ordering: `geoip` (server default), `custom_table` or `random`. */
   sort?: 'geoip' | 'custom_table' | 'random';
   /** Include RSEs that are not readable. */
-  ignoreAvailability?: boolean;
+  ignore_availability?: boolean;
   /** Where the client is (site name drives LAN choice). `ip` is always replaced by the server. */
-  clientLocation?: { site?: string; fqdn?: string; latitude?: number; longitude?: number };
+  client_location?: ClientLocation;
   /** Add `parents: ["scope:name"]` to each file. */
-  resolveParents?: boolean;
+  resolve_parents?: boolean;
   /** Include archive constituents (server default true). */
-  resolveArchives?: boolean;
+  resolve_archives?: boolean;
   /** Lifetime of signed URLs in seconds. */
-  signatureLifetime?: number;
+  signature_lifetime?: number;
   /** Only replicas updated after this date. */
+  updated_after?: Date;
+  /** @deprecated Use `rse_expression` (the server's name); this spelling goes away in 0.3.0. */
+  rseExpression?: string;
+  /** @deprecated Use `all_states` (the server's name); this spelling goes away in 0.3.0. */
+  allStates?: boolean;
+  /** @deprecated Use `ignore_availability` (the server's name); this spelling goes away in 0.3.0. */
+  ignoreAvailability?: boolean;
+  /** @deprecated Use `client_location` (the server's name); this spelling goes away in 0.3.0. */
+  clientLocation?: ClientLocation;
+  /** @deprecated Use `resolve_parents` (the server's name); this spelling goes away in 0.3.0. */
+  resolveParents?: boolean;
+  /** @deprecated Use `resolve_archives` (the server's name); this spelling goes away in 0.3.0. */
+  resolveArchives?: boolean;
+  /** @deprecated Use `signature_lifetime` (the server's name); this spelling goes away in 0.3.0. */
+  signatureLifetime?: number;
+  /** @deprecated Use `updated_after` (the server's name); this spelling goes away in 0.3.0. */
   updatedAfter?: Date;
   /** DIDs per request (default 500). Large DID lists are split into several requests transparently. */
   batchSize?: number;
@@ -75,9 +95,19 @@ export interface ListReplicasOptions extends StreamCallOptions {
   missing?: 'ignore' | 'error';
 }
 
+/** Where the client is, for {@link ListReplicasOptions.client_location}. */
+export interface ClientLocation {
+  site?: string;
+  fqdn?: string;
+  latitude?: number;
+  longitude?: number;
+}
+
 /** Options of {@link Replicas.add}. */
 export interface AddReplicasOptions extends CallOptions {
   /** Register on an RSE that is not available for writing (admins). */
+  ignore_availability?: boolean;
+  /** @deprecated Use `ignore_availability` (the server's name); this spelling goes away in 0.3.0. */
   ignoreAvailability?: boolean;
   /**
    * Files per request (default {@link REPLICA_BATCH_SIZE}, at most 1000). A batch the server fails
@@ -91,6 +121,14 @@ export interface AddReplicasOptions extends CallOptions {
 export interface ReplicaBatchOptions extends CallOptions {
   /** Files per request (default {@link REPLICA_BATCH_SIZE}, at most 1000). */
   batchSize?: number;
+}
+
+/** Options of {@link Replicas.delete}. */
+export interface DeleteReplicasOptions extends ReplicaBatchOptions {
+  /** Delete on an RSE that is not available for deletion (admins). */
+  ignore_availability?: boolean;
+  /** @deprecated Use `ignore_availability` (the server's name); this spelling goes away in 0.3.0. */
+  ignoreAvailability?: boolean;
 }
 
 /** A file replica on an RSE, to declare bad with {@link Replicas.declareBad}. */
@@ -126,8 +164,11 @@ export interface DeclareOptions extends CallOptions {
 /** Options of {@link Replicas.addBadPfns}. */
 export interface AddBadPfnsOptions extends CallOptions {
   reason: string;
-  /** `BAD` (default), `SUSPICIOUS`, or `TEMPORARY_UNAVAILABLE` (which needs `expiresAt`, at most 30 days ahead). */
+  /** `BAD` (default), `SUSPICIOUS`, or `TEMPORARY_UNAVAILABLE` (which needs `expires_at`, at most 30 days ahead). */
   state?: 'BAD' | 'SUSPICIOUS' | 'TEMPORARY_UNAVAILABLE';
+  /** When a `TEMPORARY_UNAVAILABLE` declaration ends. */
+  expires_at?: Date;
+  /** @deprecated Use `expires_at` (the server's name); this spelling goes away in 0.3.0. */
   expiresAt?: Date;
 }
 
@@ -138,29 +179,45 @@ export interface BadReplicaFilters {
   /** Only declarations on this RSE (a name, not an expression). */
   rse?: string;
   /** Declared at or after. */
-  youngerThan?: Date;
+  younger_than?: Date;
   /** Declared at or before. */
-  olderThan?: Date;
+  older_than?: Date;
   /** At most this many. */
   limit?: number;
+  /** @deprecated Use `younger_than` (the server's name); this spelling goes away in 0.3.0. */
+  youngerThan?: Date;
+  /** @deprecated Use `older_than` (the server's name); this spelling goes away in 0.3.0. */
+  olderThan?: Date;
 }
 
 /** Filters of {@link Replicas.badSummary}. */
 export interface BadSummaryFilters {
-  rseExpression?: string;
+  /** Only RSEs this RSE expression matches. */
+  rse_expression?: string;
   /** Declared after this day (UTC). */
-  fromDate?: Date;
+  from_date?: Date;
   /** Declared before this day (UTC). */
+  to_date?: Date;
+  /** @deprecated Use `rse_expression` (the server's name); this spelling goes away in 0.3.0. */
+  rseExpression?: string;
+  /** @deprecated Use `from_date` (the server's name); this spelling goes away in 0.3.0. */
+  fromDate?: Date;
+  /** @deprecated Use `to_date` (the server's name); this spelling goes away in 0.3.0. */
   toDate?: Date;
 }
 
 /** Filters of {@link Replicas.listSuspicious}. */
 export interface SuspiciousFilters {
-  rseExpression?: string;
+  /** Only RSEs this RSE expression matches. */
+  rse_expression?: string;
   /** Declared since (server default: 10 days ago). */
-  youngerThan?: Date;
+  younger_than?: Date;
   /** Only replicas declared suspicious more than this many times (server default 0). */
   nattempts?: number;
+  /** @deprecated Use `rse_expression` (the server's name); this spelling goes away in 0.3.0. */
+  rseExpression?: string;
+  /** @deprecated Use `younger_than` (the server's name); this spelling goes away in 0.3.0. */
+  youngerThan?: Date;
 }
 
 /** A file replica to register with {@link Replicas.add}. */
@@ -188,6 +245,22 @@ function batchSize(value: number | undefined): number {
   const size = value ?? REPLICA_BATCH_SIZE;
   if (!Number.isInteger(size) || size < 1 || size > 1000) throw new InvalidArgumentError('batchSize', 'batchSize must be an integer from 1 to 1000');
   return size;
+}
+
+/**
+ * An option the server receives: its wire spelling (`rse_expression`), or the deprecated camelCase
+ * alias of earlier versions (`rseExpression`). Both given with different values is an error.
+ */
+function wire<O extends object, K extends keyof O & string>(options: O, name: K, alias: keyof O & string): O[K] | undefined {
+  const value = options[name];
+  const old = options[alias] as O[K] | undefined;
+  if (value !== undefined && old !== undefined && !same(value, old)) throw new InvalidArgumentError(name, `"${name}" and its deprecated alias "${alias}" disagree: pass "${name}" only`);
+  return value ?? old;
+}
+
+function same(a: unknown, b: unknown): boolean {
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** A failure after which the server registered nothing of the batch, and that a smaller batch may not hit. */
@@ -237,18 +310,24 @@ export class Replicas {
     if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError('batchSize', 'batchSize must be a positive integer');
     if (options.missing !== undefined && options.missing !== 'ignore' && options.missing !== 'error') throw new InvalidArgumentError('missing', "missing must be 'ignore' or 'error'");
     const check = options.missing === 'error';
+    const rseExpression = wire(options, 'rse_expression', 'rseExpression');
+    const ignoreAvailability = wire(options, 'ignore_availability', 'ignoreAvailability');
+    const clientLocation = wire(options, 'client_location', 'clientLocation');
+    const resolveArchives = wire(options, 'resolve_archives', 'resolveArchives');
+    const signatureLifetime = wire(options, 'signature_lifetime', 'signatureLifetime');
+    const updatedAfter = wire(options, 'updated_after', 'updatedAfter');
     const base = {
       ...(options.schemes ? { schemes: options.schemes } : {}),
-      ...(options.rseExpression !== undefined ? { rse_expression: options.rseExpression } : {}),
-      ...(options.allStates ? { all_states: true } : {}),
+      ...(rseExpression !== undefined ? { rse_expression: rseExpression } : {}),
+      ...(wire(options, 'all_states', 'allStates') ? { all_states: true } : {}),
       ...(options.domain ? { domain: options.domain } : {}),
       ...(options.sort ? { sort: options.sort } : {}),
-      ...(options.ignoreAvailability !== undefined ? { ignore_availability: options.ignoreAvailability } : {}),
-      ...(options.clientLocation ? { client_location: options.clientLocation } : {}),
-      ...(options.resolveParents ? { resolve_parents: true } : {}),
-      ...(options.resolveArchives !== undefined ? { resolve_archives: options.resolveArchives } : {}),
-      ...(options.signatureLifetime !== undefined ? { signature_lifetime: options.signatureLifetime } : {}),
-      ...(options.updatedAfter ? { updated_after: options.updatedAfter.toISOString().slice(0, 19) } : {}),
+      ...(ignoreAvailability !== undefined ? { ignore_availability: ignoreAvailability } : {}),
+      ...(clientLocation ? { client_location: clientLocation } : {}),
+      ...(wire(options, 'resolve_parents', 'resolveParents') ? { resolve_parents: true } : {}),
+      ...(resolveArchives !== undefined ? { resolve_archives: resolveArchives } : {}),
+      ...(signatureLifetime !== undefined ? { signature_lifetime: signatureLifetime } : {}),
+      ...(updatedAfter ? { updated_after: updatedAfter.toISOString().slice(0, 19) } : {}),
     };
     const api = this.api;
     return listingOfBatches(async function* () {
@@ -307,7 +386,8 @@ export class Replicas {
         ...(f.meta ? { meta: f.meta } : {}),
       };
     });
-    const extra = options.ignoreAvailability !== undefined ? { ignore_availability: options.ignoreAvailability } : {};
+    const ignoreAvailability = wire(options, 'ignore_availability', 'ignoreAvailability');
+    const extra = ignoreAvailability !== undefined ? { ignore_availability: ignoreAvailability } : {};
     const send = async (batch: typeof body): Promise<void> => {
       try {
         await this.api.write('POST', 'replicas', { rse, files: batch, ...extra }, options);
@@ -329,11 +409,12 @@ export class Replicas {
   }
 
   /** Delete replica registrations (`DELETE /replicas`, `batchSize` files per request). */
-  async delete(rse: string, files: readonly Did[], options: ReplicaBatchOptions & { ignoreAvailability?: boolean } = {}): Promise<void> {
+  async delete(rse: string, files: readonly Did[], options: DeleteReplicasOptions = {}): Promise<void> {
     const size = batchSize(options.batchSize);
     const body = files.map((f) => ({ scope: toDid(f).scope, name: f.name }));
+    const ignoreAvailability = wire(options, 'ignore_availability', 'ignoreAvailability');
     for (const batch of chunks(body, size)) {
-      await this.api.write('DELETE', 'replicas', { rse, files: batch, ...(options.ignoreAvailability !== undefined ? { ignore_availability: options.ignoreAvailability } : {}) }, options);
+      await this.api.write('DELETE', 'replicas', { rse, files: batch, ...(ignoreAvailability !== undefined ? { ignore_availability: ignoreAvailability } : {}) }, options);
     }
   }
 
@@ -416,18 +497,19 @@ export class Replicas {
    *
    * @example
    * ```ts
-   * await rucio.replicas.addBadPfns([pfn], { reason: 'disk down', state: 'TEMPORARY_UNAVAILABLE', expiresAt: new Date(Date.now() + 86_400_000) });
+   * await rucio.replicas.addBadPfns([pfn], { reason: 'disk down', state: 'TEMPORARY_UNAVAILABLE', expires_at: new Date(Date.now() + 86_400_000) });
    * ```
    */
   async addBadPfns(pfns: readonly string[], options: AddBadPfnsOptions): Promise<void> {
     const reason = checkReason(options);
     const state = options.state ?? 'BAD';
     if (!['BAD', 'SUSPICIOUS', 'TEMPORARY_UNAVAILABLE'].includes(state)) throw new InvalidArgumentError('state', "state must be 'BAD', 'SUSPICIOUS' or 'TEMPORARY_UNAVAILABLE'");
-    if (state === 'TEMPORARY_UNAVAILABLE' && !options.expiresAt) throw new InvalidArgumentError('expiresAt', 'TEMPORARY_UNAVAILABLE needs expiresAt');
-    if (state === 'BAD' && options.expiresAt) throw new InvalidArgumentError('expiresAt', 'a BAD PFN takes no expiresAt');
+    const expiresAt = wire(options, 'expires_at', 'expiresAt');
+    if (state === 'TEMPORARY_UNAVAILABLE' && !expiresAt) throw new InvalidArgumentError('expires_at', 'TEMPORARY_UNAVAILABLE needs expires_at');
+    if (state === 'BAD' && expiresAt) throw new InvalidArgumentError('expires_at', 'a BAD PFN takes no expires_at');
     const list = pfns.map((p, i) => pfn(p, `pfns[${i}]`));
     for (const batch of chunks(list, REPLICA_BATCH_SIZE)) {
-      await this.api.write('POST', 'replicas/bad/pfns', { reason, pfns: batch, state, expires_at: options.expiresAt ? isoMicro(options.expiresAt) : null }, options);
+      await this.api.write('POST', 'replicas/bad/pfns', { reason, pfns: batch, state, expires_at: expiresAt ? isoMicro(expiresAt) : null }, options);
     }
   }
 
@@ -443,7 +525,9 @@ export class Replicas {
   listBad(filters: BadReplicaFilters = {}, options?: StreamCallOptions): Listing<BadReplica> {
     const state = filters.state === undefined ? undefined : BAD_REPLICA_STATE_CODE[filters.state];
     if (filters.state !== undefined && !state) throw new InvalidArgumentError('state', `unknown bad replica state ${JSON.stringify(filters.state)} (use one of ${Object.keys(BAD_REPLICA_STATE_CODE).join(', ')})`);
-    return this.api.list('replicas/bad/states', BadReplicaSchema, { state, rse: filters.rse, younger_than: filters.youngerThan && isoMicro(filters.youngerThan), older_than: filters.olderThan && isoMicro(filters.olderThan), limit: filters.limit }, options);
+    const youngerThan = wire(filters, 'younger_than', 'youngerThan');
+    const olderThan = wire(filters, 'older_than', 'olderThan');
+    return this.api.list('replicas/bad/states', BadReplicaSchema, { state, rse: filters.rse, younger_than: youngerThan && isoMicro(youngerThan), older_than: olderThan && isoMicro(olderThan), limit: filters.limit }, options);
   }
 
   /**
@@ -451,24 +535,29 @@ export class Replicas {
    *
    * @example
    * ```ts
-   * for await (const s of rucio.replicas.badSummary({ rseExpression: 'SITE_A' })) console.log(s.rse, s.reason, s.BAD ?? 0);
+   * for await (const s of rucio.replicas.badSummary({ rse_expression: 'SITE_A' })) console.log(s.rse, s.reason, s.BAD ?? 0);
    * ```
    */
   badSummary(filters: BadSummaryFilters = {}, options?: StreamCallOptions): Listing<BadReplicaSummary> {
-    return this.api.list('replicas/bad/summary', BadReplicaSummarySchema, { rse_expression: filters.rseExpression, from_date: filters.fromDate?.toISOString().slice(0, 10), to_date: filters.toDate?.toISOString().slice(0, 10) }, options);
+    const query = {
+      rse_expression: wire(filters, 'rse_expression', 'rseExpression'),
+      from_date: wire(filters, 'from_date', 'fromDate')?.toISOString().slice(0, 10),
+      to_date: wire(filters, 'to_date', 'toDate')?.toISOString().slice(0, 10),
+    };
+    return this.api.list('replicas/bad/summary', BadReplicaSummarySchema, query, options);
   }
 
   /**
-   * Replicas declared suspicious (and never bad) in the last 10 days, or since `youngerThan`, with how
+   * Replicas declared suspicious (and never bad) in the last 10 days, or since `younger_than`, with how
    * many times (`GET /replicas/suspicious`, one JSON array).
    *
    * @example
    * ```ts
-   * const often = await rucio.replicas.listSuspicious({ rseExpression: 'SITE_A', nattempts: 2 }).toArray();
+   * const often = await rucio.replicas.listSuspicious({ rse_expression: 'SITE_A', nattempts: 2 }).toArray();
    * ```
    */
   listSuspicious(filters: SuspiciousFilters = {}, options?: CallOptions): Listing<SuspiciousReplica> {
-    const query = { rse_expression: filters.rseExpression, younger_than: filters.youngerThan?.toISOString().slice(0, 19), nattempts: filters.nattempts };
+    const query = { rse_expression: wire(filters, 'rse_expression', 'rseExpression'), younger_than: wire(filters, 'younger_than', 'youngerThan')?.toISOString().slice(0, 19), nattempts: filters.nattempts };
     return Listing.fromPromise(() => this.api.get('replicas/suspicious', SuspiciousReplicaArraySchema, query, options));
   }
 

@@ -13,3 +13,4 @@ export { collectionStatus, corruptReplicas, type CorruptReplica, type FileManife
 export { UploadError, type UploadFile, type UploadManifest, type UploadStep } from './upload.js';
 export { ChecksumMismatchError, type VerifyCheck } from './download.js';
 export { pfnToHttpUrl, isHttpPfn, parseDigestHeader } from './storage.js';
+export { Files, RemoteFile, RemoteBlob, RangeNotSupportedError, type FilesOptions, type OpenOptions, type OpenSource, type ReadOptions, type RemoteFileStats, type FileVerification, type FileCorruptReplica } from './files.js';

@@ -322,7 +322,7 @@ export class Staging {
     for (const r of rules) for (const f of expanded.get(formatDid(r.did)) ?? []) ruleOf.set(formatDid(f.did), r);
     const files = uniqueFiles(expanded);
     const replicas = new Map<string, Replica>();
-    for await (const rep of rucio.replicas.list(files.map((f) => f.did), { rseExpression: rse, allStates: true, signal: o.signal })) replicas.set(formatDid(rep), rep);
+    for await (const rep of rucio.replicas.list(files.map((f) => f.did), { rse_expression: rse, all_states: true, signal: o.signal })) replicas.set(formatDid(rep), rep);
     const manifests: FileManifest[] = [];
     for (const f of files) {
       const key = formatDid(f.did);

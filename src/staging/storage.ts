@@ -5,7 +5,7 @@
  * success; both families are accepted.
  * @module
  */
-import { AbortError, ApiError, ConnectionError, DlaasError, ForbiddenError, InvalidArgumentError, NotFoundError, TimeoutError, UnauthenticatedError, apiErrorFrom, redactUrl, registerSecret } from '../core/errors.js';
+import { AbortError, ApiError, ConnectionError, DlaasError, ForbiddenError, InvalidArgumentError, NotFoundError, TimeoutError, UnauthenticatedError, apiErrorFrom, connectionFailure, redactUrl, registerSecret } from '../core/errors.js';
 import { tokenMayGoTo, toTokenProvider, type TokenProvider, type TokenSource } from '../core/token.js';
 import { Transport, type RequestSpec, type RetryPolicy } from '../core/transport.js';
 import { abortReason, fetchStorageHttp, raceAbort, type BodyReader, type StorageHttp, type StorageResponse } from './http.js';
@@ -194,7 +194,7 @@ export class StorageClient {
         if (signal?.aborted) throw abortReason(signal);
         if (timedOut) throw new TimeoutError({ service: 'storage', method, url, timeoutMs: this.#timeout as number });
         if (e instanceof DlaasError && !(e instanceof AbortError)) throw e;
-        throw new ConnectionError({ service: 'storage', method, url, cause: e }, `storage ${method} ${displayUrl(url)}: connection failed (${e instanceof Error ? e.message : String(e)})`);
+        throw new ConnectionError({ service: 'storage', method, url, cause: e }, `storage ${method} ${displayUrl(url)}: ${connectionFailure(url, e)} (${e instanceof Error ? e.message : String(e)})`);
       } finally {
         clearTimeout(timer);
       }

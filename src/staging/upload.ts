@@ -105,7 +105,7 @@ export async function prepareUpload(rucio: RucioClient, storage: StorageClient, 
 
 /** The state of a file's replica on the RSE, from the catalogue (`undefined` = none). */
 async function replicaState(rucio: RucioClient, did: Did, rse: string, signal: AbortSignal | undefined): Promise<string | undefined> {
-  for await (const r of rucio.replicas.list([did], { rseExpression: rse, allStates: true, signal })) {
+  for await (const r of rucio.replicas.list([did], { rse_expression: rse, all_states: true, signal })) {
     if (r.name === did.name && r.scope === did.scope) return r.states?.[rse];
   }
   return undefined;

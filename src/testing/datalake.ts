@@ -25,6 +25,10 @@ export interface DataLakeEmulatorOptions {
   rucio?: Omit<RucioEmulatorOptions, 'baseUrl'>;
   /** Origins allowed by CORS (default all). */
   corsOrigins?: '*' | readonly string[];
+  /** Port on 127.0.0.1 in `'http'` mode (default: a free one). */
+  port?: number;
+  /** Answer a request before Rucio, ESAP and storage do (e.g. an extra page); `undefined` passes it on. */
+  route?: (request: Request) => Promise<Response | undefined> | Response | undefined;
 }
 
 /** A user of {@link DataLakeEmulator.addUser}. */
@@ -93,7 +97,7 @@ class Gateway extends FetchEmulator {
  */
 export async function createDataLakeEmulator(options: DataLakeEmulatorOptions = {}): Promise<DataLakeEmulator> {
   const gateway = new Gateway(options.baseUrl ?? 'https://datalake.emulator.test');
-  const url = options.serve === 'http' ? (await gateway.listen()).replace(/\/+$/, '') : gateway.baseUrl;
+  const url = options.serve === 'http' ? (await gateway.listen(options.port ? { port: options.port } : {})).replace(/\/+$/, '') : gateway.baseUrl;
   const cors = options.corsOrigins ?? '*';
   const rucio = createRucioEmulator({ ...options.rucio, baseUrl: url, corsOrigins: cors });
   const emails = new Map<string, string>();
@@ -137,7 +141,9 @@ export async function createDataLakeEmulator(options: DataLakeEmulatorOptions = 
     for (const [rse, s] of storage) if (rse.toLowerCase() === m[1]) return s;
     return undefined;
   };
-  gateway.route = (request) => {
+  gateway.route = async (request) => {
+    const extra = options.route ? await options.route(request) : undefined;
+    if (extra) return extra;
     const path = new URL(request.url).pathname;
     const s = storageFor(path);
     if (s) return s.handle(request);

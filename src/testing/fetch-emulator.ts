@@ -4,7 +4,10 @@
  * `node:http`).
  * @module
  */
-import { http, type RequestHandler } from 'msw';
+// `msw/http`, not `msw`: the `msw` index also loads its WebSocket support, whose module-level
+// BroadcastChannel is unref'd only on Node and would keep a Deno program importing dlaas/testing alive.
+import { http } from 'msw/http';
+import type { RequestHandler } from 'msw';
 import type { FetchServer } from './http-server.js';
 
 /**

@@ -259,7 +259,7 @@ function pty(args: string[]): PtyRun {
  * The download bar (on a terminal it shows the bytes held) with some bytes: the transfer is under
  * way, and held, stays so. The first `bytes` event is never throttled, so this always shows.
  */
-const DOWNLOADING = /download [^\r\n]*\| (?!0 B )\d[\d.]* [kMG]?B of [\d.]+ MB \| 1 files/;
+const DOWNLOADING = /download [^\r\n]*\| (?!0 B )\d[\d.]* [kMG]?B of [\d.]+ MB \| 0\/1 files/;
 
 describe.skipIf(!hasPython)('Ctrl-C and SIGTERM on a terminal', () => {
   it(

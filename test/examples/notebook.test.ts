@@ -2,15 +2,17 @@
  * examples/deno-notebook.ipynb executed cell by cell, in order, by Jupyter (Debian's nbconvert) with
  * the Deno kernel (the project's `deno`, a kernelspec in a scratch JUPYTER_PATH), against the embedded
  * local Data Lake; then its saved outputs are checked: the basket table, the staging display updated
- * to OK, the verified files, the image (a valid PNG), the upload.
+ * to OK, the verified files, the image (a valid PNG), the upload. The LOFAR example runs first on the
+ * same lake (as a user may have done): the notebook's image has other bytes, so it must not reuse the
+ * example's DID names.
  */
 import { aptInstallSync } from '../support/apt.js';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalLake, type LocalLake } from '../../scripts/lib/local-lake.ts';
-import { checkPng, requireBuild, root, start } from './helpers.ts';
+import { checkPng, requireBuild, root, runNode, start } from './helpers.ts';
 
 const JUPYTER = '/usr/bin/jupyter';
 
@@ -57,6 +59,10 @@ describe('examples/deno-notebook.ipynb', () => {
     mkdirSync(kernels, { recursive: true });
     const deno = join(root, 'node_modules', '.bin', 'deno');
     writeFileSync(join(kernels, 'kernel.json'), JSON.stringify({ argv: [deno, 'jupyter', '--kernel', '--conn', '{connection_file}'], display_name: 'Deno', language: 'typescript', env: { NO_COLOR: '1' } }));
+    // The LOFAR example first, on the same lake: it uploads user.jdoe:L802012_3C196_dirty.{fits,png}.
+    const example = await runNode([join(root, 'examples', 'lofar-image-roundtrip.ts')], { env: { ...lake.env({ RUCIO_ACCESS_TOKEN: lake.token }), HOME: work }, cwd: work });
+    expect(example.stderr).toBe('');
+    expect(example.code).toBe(0);
     const results = join(work, 'results');
     const env = {
       ...lake.env({ RUCIO_ACCESS_TOKEN: lake.token }),
@@ -97,10 +103,14 @@ describe('examples/deno-notebook.ipynb', () => {
     expect(all(5)).toMatch(/peak 8\d\.\d Jy\/beam at RA 123\.40\d°/);
     const inline = outputs[5]!.find((o) => o.data?.['image/png']);
     expect(checkPng(new Uint8Array(Buffer.from(text(inline?.data?.['image/png']), 'base64')))).toMatchObject({ width: 128, height: 128 });
-    expect(existsSync(join(results, 'L802012_3C196_dirty.fits'))).toBe(true);
+    const name = /L802012_3C196_dirty_\d{8}T\d{6}Z/.exec(all(5) + readdirSync(results).join('\n'))?.[0];
+    expect(name).toBeDefined();
+    expect(existsSync(join(results, `${name}.fits`))).toBe(true);
     // The upload, with its rule.
-    expect(all(6)).toMatch(/Uploaded `user\.jdoe:L802012_3C196_dirty\.fits` \(OK\), `user\.jdoe:L802012_3C196_dirty\.png` \(OK\) into `user\.jdoe:L802012_images` on CERN-EOS; rule [0-9a-f]{32} OK/);
-    expect([...lake.emulator.rucio.fileReplicas()].filter((x) => x.did.scope === 'user.jdoe' && x.did.name.startsWith('L802012_3C196_dirty') && x.state === 'AVAILABLE')).toHaveLength(2);
+    expect(all(6)).toContain(`Uploaded \`user.jdoe:${name}.fits\` (OK), \`user.jdoe:${name}.png\` (OK) into \`user.jdoe:L802012_images\` on CERN-EOS; rule `);
+    expect(all(6)).toMatch(/; rule [0-9a-f]{32} OK\./);
+    // The notebook's two files and the example's two, side by side in the results dataset.
+    expect([...lake.emulator.rucio.fileReplicas()].filter((x) => x.did.scope === 'user.jdoe' && x.did.name.startsWith('L802012_3C196_dirty') && x.state === 'AVAILABLE')).toHaveLength(4);
     // No token in the saved notebook.
     expect(readFileSync(join(work, 'executed.ipynb'), 'utf8')).not.toContain(lake.token);
   }, 300_000);

@@ -2,7 +2,7 @@
  * Tests the artifact users install: `npm pack`, install the tarball into a scratch project, then
  * `require('dlaas')` and `import('dlaas')` and call real functions through each entry point.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packAndInstall, root, run, type PackedInstall } from './packed.js';
@@ -73,6 +73,15 @@ describe('packed tarball', () => {
     const paths = list[0]!.files.map((f) => f.path);
     expect(paths).toContain('dist/index.cjs');
     expect(paths.some((p) => p.startsWith('test/'))).toBe(false);
+  });
+
+  it('ships the Apache-2.0 LICENSE that package.json names', () => {
+    const entries = run('tar', ['-tzf', packed!.tarball], scratch).split('\n');
+    expect(entries).toContain('package/LICENSE');
+    const license = readFileSync(join(scratch, 'node_modules', 'dlaas', 'LICENSE'), 'utf8');
+    expect(license).toMatch(/^\s*Apache License\s+Version 2\.0, January 2004/);
+    expect(license).toContain('END OF TERMS AND CONDITIONS');
+    expect((JSON.parse(readFileSync(join(scratch, 'node_modules', 'dlaas', 'package.json'), 'utf8')) as { license: string }).license).toBe('Apache-2.0');
   });
 });
 

@@ -101,12 +101,12 @@ describe('bad and suspicious replicas (addenda 3–20)', () => {
     ]);
   });
 
-  it('#10 #11 a BAD replica: the default listing gives the file without it, allStates shows it BAD', async () => {
+  it('#10 #11 a BAD replica: the default listing gives the file without it, all_states shows it BAD', async () => {
     const { client, sent } = replay(10, 11);
     const [plain] = await client.replicas.list([parseDid('test:bad1')]).toArray();
     expect(plain).toMatchObject({ name: 'bad1', pfns: {}, rses: {}, states: {} });
     expect(sent[0]!.body).toEqual(recordedBody(10));
-    const [all] = await client.replicas.list([parseDid('test:bad1')], { allStates: true }).toArray();
+    const [all] = await client.replicas.list([parseDid('test:bad1')], { all_states: true }).toArray();
     expect((all as Replica).states).toEqual({ SITE_A: 'BAD' });
     expect(sent[1]!.body).toEqual(recordedBody(11));
   });
@@ -116,7 +116,7 @@ describe('bad and suspicious replicas (addenda 3–20)', () => {
     expect(await client.replicas.declareSuspicious(['file://localhost/rucio/SITE_A/test/2d/ce/bad3'], { reason: 'addenda: suspicious read error' })).toEqual({});
     expect(sent[0]).toMatchObject({ path: '/replicas/suspicious', body: recordedBody(13) });
     expect(await client.replicas.listSuspicious().toArray()).toEqual([{ scope: 'test', name: 'bad3', rse: 'SITE_A', rse_id: '9cd775361458438bbbdc01c8305eeb92', cnt: 1, created_at: 'Wed, 02 Dec 2026 16:57:47 UTC' }]);
-    expect(await client.replicas.listSuspicious({ rseExpression: 'SITE_A', nattempts: 0 }).toArray()).toHaveLength(1);
+    expect(await client.replicas.listSuspicious({ rse_expression: 'SITE_A', nattempts: 0 }).toArray()).toHaveLength(1);
     expect(sent[2]!.target).toBe(addenda(15).request.target);
   });
 
@@ -145,7 +145,7 @@ describe('bad and suspicious replicas (addenda 3–20)', () => {
     await expect(client.replicas.declareBad([{ scope: 'test', name: 'f', rse: 'SITE_A' }], { reason: '' })).rejects.toThrow(/reason/);
     await expect(client.replicas.declareBad(['not a pfn'], { reason: 'r' })).rejects.toThrow(/PFN/);
     await expect(client.replicas.declareBad([{ scope: 'test', name: 'f', rse: 'SITE_A' }, 'file://h/p'] as never, { reason: 'r' })).rejects.toThrow(/not both/);
-    await expect(client.replicas.addBadPfns(['file://h/p'], { reason: 'r', state: 'TEMPORARY_UNAVAILABLE' })).rejects.toThrow(/expiresAt/);
+    await expect(client.replicas.addBadPfns(['file://h/p'], { reason: 'r', state: 'TEMPORARY_UNAVAILABLE' })).rejects.toThrow(/expires_at/);
     expect(() => client.replicas.listBad({ state: 'GONE' as never })).toThrow(/unknown bad replica state/);
     expect(sent).toEqual([]);
   });
@@ -175,14 +175,14 @@ describe('registration batches (addenda 33–37)', () => {
 
   it('#33 sends the recorded 996-file body', async () => {
     const { client, sent } = replay(33);
-    await client.replicas.add('SITE_A', files(996), { ignoreAvailability: true, batchSize: 996 });
+    await client.replicas.add('SITE_A', files(996), { ignore_availability: true, batchSize: 996 });
     expect(sent[0]!.body).toMatchObject({ rse: 'SITE_A', ignore_availability: true });
     expect((sent[0]!.body as { files: unknown[] }).files).toEqual(files(996));
   });
 
   it('#34 a 997-file batch failed with DatabaseException is split in two and each half sent (#33 answers)', async () => {
     const { client, sent } = replay(34, 33, 33);
-    await client.replicas.add('SITE_A', files(997), { ignoreAvailability: true, batchSize: 1000 });
+    await client.replicas.add('SITE_A', files(997), { ignore_availability: true, batchSize: 1000 });
     expect(sent.map((s) => (s.body as { files: unknown[] }).files.length)).toEqual([997, 499, 498]);
     expect([...sent].slice(1).flatMap((s) => (s.body as { files: unknown[] }).files)).toEqual(files(997));
   });

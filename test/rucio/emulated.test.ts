@@ -21,12 +21,12 @@ async function world(options: RucioEmulatorOptions = {}) {
 const rsesOf = async (c: RucioClient, name: string) => Object.keys((await c.replicas.list([parseDid(`test:${name}`)]).first())?.rses ?? {}).sort();
 
 describe('declaring replicas bad or suspicious', () => {
-  it('BAD by DID and RSE: no longer offered by the default listing, BAD with allStates, listed and summarised', async () => {
+  it('BAD by DID and RSE: no longer offered by the default listing, BAD with all_states, listed and summarised', async () => {
     const { root } = await world();
     expect(await rsesOf(root, 'f1')).toEqual(['SITE_A', 'SITE_B']);
     expect(await root.replicas.declareBad([{ scope: 'test', name: 'f1', rse: 'SITE_A' }], { reason: 'adler32 mismatch' })).toEqual({});
     expect(await rsesOf(root, 'f1')).toEqual(['SITE_B']);
-    const [all] = await root.replicas.list([parseDid('test:f1')], { allStates: true }).toArray();
+    const [all] = await root.replicas.list([parseDid('test:f1')], { all_states: true }).toArray();
     expect(all?.states).toEqual({ SITE_A: 'BAD', SITE_B: 'AVAILABLE' });
     expect(await root.replicas.listBad({ state: 'BAD' }).toArray()).toMatchObject([{ scope: 'test', name: 'f1', rse: 'SITE_A', state: 'BAD' }]);
     expect(await root.replicas.badSummary().toArray()).toMatchObject([{ BAD: 1, rse: 'SITE_A', reason: 'adler32 mismatch', created_at: null }]);
@@ -39,12 +39,12 @@ describe('declaring replicas bad or suspicious', () => {
   it('only root may declare bad (generic policy): ForbiddenError; anyone may declare suspicious, which stays listed', async () => {
     const { root, alice } = await world();
     await expect(alice.replicas.declareBad([{ scope: 'test', name: 'f2', rse: 'SITE_A' }], { reason: 'r' })).rejects.toBeInstanceOf(ForbiddenError);
-    const [rep] = await alice.replicas.list([parseDid('test:f2')], { rseExpression: 'SITE_A' }).toArray();
+    const [rep] = await alice.replicas.list([parseDid('test:f2')], { rse_expression: 'SITE_A' }).toArray();
     const pfn = Object.keys(rep?.pfns ?? {})[0] as string;
     expect(await alice.replicas.declareSuspicious([pfn], { reason: 'read error' })).toEqual({});
     expect(await alice.replicas.declareSuspicious([pfn], { reason: 'read error' })).toEqual({});
     expect(await rsesOf(alice, 'f2')).toEqual(['SITE_A', 'SITE_B']);
-    expect(await alice.replicas.listSuspicious({ rseExpression: 'SITE_A' }).toArray()).toMatchObject([{ name: 'f2', rse: 'SITE_A', cnt: 2 }]);
+    expect(await alice.replicas.listSuspicious({ rse_expression: 'SITE_A' }).toArray()).toMatchObject([{ name: 'f2', rse: 'SITE_A', cnt: 2 }]);
     expect(await alice.replicas.listSuspicious({ nattempts: 2 }).toArray()).toEqual([]);
     expect(await root.replicas.listBad({ state: 'SUSPICIOUS' }).toArray()).toHaveLength(2);
     expect(await alice.replicas.declareSuspicious(['davs://elsewhere.example.org:443/x/y'], { reason: 'r' })).toEqual({ unknown: ['davs://elsewhere.example.org:443/x/y'] });
@@ -54,8 +54,8 @@ describe('declaring replicas bad or suspicious', () => {
     const { root } = await world();
     expect(await root.replicas.declareBadDids('SITE_B', [parseDid('test:f3'), parseDid('test:nope')], { reason: 'lost disk' })).toEqual(['test:nope Unknown replica']);
     expect(await rsesOf(root, 'f3')).toEqual(['SITE_A']);
-    const [rep] = await root.replicas.list([parseDid('test:f2')], { rseExpression: 'SITE_A' }).toArray();
-    await root.replicas.addBadPfns(Object.keys(rep?.pfns ?? {}), { reason: 'disk down', state: 'TEMPORARY_UNAVAILABLE', expiresAt: new Date(Date.now() + 3_600_000) });
+    const [rep] = await root.replicas.list([parseDid('test:f2')], { rse_expression: 'SITE_A' }).toArray();
+    await root.replicas.addBadPfns(Object.keys(rep?.pfns ?? {}), { reason: 'disk down', state: 'TEMPORARY_UNAVAILABLE', expires_at: new Date(Date.now() + 3_600_000) });
     expect(await rsesOf(root, 'f2')).toEqual(['SITE_A', 'SITE_B']);
     expect((await root.replicas.listBad().toArray()).map((b) => b.name)).toEqual(['f3']);
   });

@@ -127,7 +127,7 @@ describe('RucioClient on recorded responses', () => {
   it('#34 #35 #36 #37 register replicas and attach: bodies as recorded', async () => {
     const { client, sent } = replay(34, 35, 36, 37);
     const files = [1, 2, 3].map((i) => ({ scope: 'test', name: `file${i}`, bytes: 1500 * i, adler32: ['8dc1fca8', '6aecfa26', '75abf86c'][i - 1]!, meta: { events: 10 * i } }));
-    await client.replicas.add('SITE_A', files, { ignoreAvailability: true });
+    await client.replicas.add('SITE_A', files, { ignore_availability: true });
     expect(sent[0]!.body).toEqual(recordedBody(34));
     const err = await client.replicas.add('SITE_ND', [{ scope: 'test', name: 'ndfile1', bytes: 10, adler32: '0aff020e' }]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ServerError);

@@ -101,6 +101,8 @@ function expectPassed(result: Record<string, unknown> | undefined, id: string): 
     oidc: { account: ACCOUNT, grantType: 'authorization_code' },
     rule: { state: 'OK', rse: 'SITE_B' },
     staged: { name: filesFor(id)[0]!.name, verified: ['size', 'adler32'] },
+    // lake.files: one 1 KiB block for a 100-byte Range read, then the whole file verified.
+    random: { rangeBytes: 1024, verified: ['size', 'adler32'] },
   });
   expect(result!.files).toBe(2);
   expect(result!.replicas).toBe(2);
@@ -199,7 +201,7 @@ afterAll(async () => {
   packed?.cleanup();
   if (rows.length) {
     const passed = rows.filter((r) => !r.result.startsWith('FAIL')).length;
-    console.log(`\nRuntime matrix: the packed dlaas tarball, one scenario (scenario.mjs), the emulated Data Lake and a real OpenID Provider over loopback HTTP (Chromium ${chromiumHow}): ${passed}/${rows.length} passed\n${table(rows)}\npass = static token + OIDC login (authorization code + PKCE, session saved in and restored from the runtime's token store) → ESAP basket → DIDs and replicas → rule to SITE_B created and waited for (OK) → one file staged in download mode (size and adler32 verified) and its bytes read back from the sink (sha256 equal)\n`);
+    console.log(`\nRuntime matrix: the packed dlaas tarball, one scenario (scenario.mjs), the emulated Data Lake and a real OpenID Provider over loopback HTTP (Chromium ${chromiumHow}): ${passed}/${rows.length} passed\n${table(rows)}\npass = static token + OIDC login (authorization code + PKCE, session saved in and restored from the runtime's token store) → ESAP basket → DIDs and replicas → rule to SITE_B created and waited for (OK) → one file staged in download mode (size and adler32 verified) and its bytes read back from the sink (sha256 equal) → the same file by lake.files.open: a Range read (one 1 KiB block), then read whole and verified\n`);
   }
 }, 60_000);
 

@@ -130,6 +130,19 @@ export async function runScenario(o) {
   check(staged.bytes.byteLength === o.file.bytes, `staged ${staged.bytes.byteLength} bytes, expected ${o.file.bytes}`);
   check(sha256 === o.file.sha256, 'the staged bytes differ from the seeded file');
 
+  // 6b. Random access (`lake.files.open`): a Range read of the same file, then the whole file, verified.
+  const random = await step('random access', async () => {
+    const file = await lake.files.open({ scope: o.scope, name: o.file.name }, { blockSize: 1024 });
+    const at = Math.floor(o.file.bytes / 3);
+    const part = await file.read(at, 100);
+    check(part.byteLength === Math.min(100, o.file.bytes - at) && part.every((b, i) => b === staged.bytes[at + i]), 'a Range read differs from the staged bytes');
+    const rangeBytes = file.stats.bytesTransferred;
+    const whole = new Uint8Array(await file.arrayBuffer());
+    check(file.verified?.verified.includes('adler32') === true, 'the whole read was not verified against the catalogue');
+    check((await sha256Hex(whole)) === o.file.sha256, 'the whole read differs from the seeded file');
+    return { rangeBytes, verified: file.verified.verified };
+  });
+
   // 7. Cancellation mid-body: the server has gone silent, the runtime's own fetch would wait forever.
   const cancel = o.stalled
     ? await step('cancel', async () => {
@@ -168,6 +181,7 @@ export async function runScenario(o) {
     replicas: replicas.length,
     rule: { state: rule.state, rse: o.ruleRse },
     staged: { name: o.file.name, bytes: staged.bytes.byteLength, verified: staged.file.verified, location: staged.file.location?.kind, sha256 },
+    random,
     timings,
     ms: Date.now() - started,
   };

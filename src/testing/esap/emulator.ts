@@ -12,7 +12,10 @@
  * the old items and creating the new ones, and release them in the order the test wants.
  * @module
  */
-import { http, type RequestHandler } from 'msw';
+// `msw/http`, not `msw`: the `msw` index also loads its WebSocket support, whose module-level
+// BroadcastChannel is unref'd only on Node and would keep a Deno program importing dlaas/testing alive.
+import { http } from 'msw/http';
+import type { RequestHandler } from 'msw';
 import { FetchEmulator, type FetchEmulatorApi } from '../fetch-emulator.js';
 import { b64url, profileUid, type EsapEnv } from './auth.js';
 import { toResponse } from './django.js';

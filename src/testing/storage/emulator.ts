@@ -11,7 +11,8 @@
  * @module
  */
 import { adler32 as adler32Hex, md5 as md5Hex } from 'hash-wasm';
-import { http, type HttpHandler } from 'msw';
+// `msw/http`, not `msw` (whose WebSocket support keeps a Deno program alive): see fetch-emulator.ts.
+import { http, type HttpHandler } from 'msw/http';
 import { Tree, FsError, canonical, type DirNode, type FileNode, type StorageNode } from './store.js';
 import { createWlcgTokenIssuer, createWlcgTokenVerifier, type MintTokenOptions, type TokenGrant, type WlcgTokenIssuer } from './tokens.js';
 import type { JSONWebKeySet } from 'jose';
