@@ -29,6 +29,7 @@ import {
   registerSecret,
   type ServiceName,
 } from './errors.js';
+import { sleep } from './abort.js';
 import { DEFAULT_MAX_LINE_BYTES, ndjsonBatches } from './ndjson.js';
 import { tokenMayGoTo, toTokenProvider, type TokenProvider, type TokenSource } from './token.js';
 import { validate, validator, type Schema } from './validate.js';
@@ -647,20 +648,6 @@ function mapError(error: unknown, ctx: { service: ServiceName; method: string; u
   return new ConnectionError({ ...ctx, cause: error });
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortError(undefined, { cause: signal.reason }));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new AbortError(undefined, { cause: signal?.reason }));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 function safeStringify(v: unknown): string {
   try {

@@ -12,8 +12,9 @@
  *
  * @module
  */
+import { sleep } from '../core/abort.js';
 import { formatDid, type Did } from '../core/did.js';
-import { AbortError, ConnectionError, ServerError } from '../core/errors.js';
+import { ConnectionError, ServerError } from '../core/errors.js';
 import { Listing } from '../core/listing.js';
 import type { CallOptions } from '../core/transport.js';
 import type { EsapApi, ProfileWire } from './api.js';
@@ -357,19 +358,8 @@ function describeMismatch(m: BasketEditMismatch): string {
 
 /** The settle before a read-back: `ms` to 2 × `ms` (random), none for 0; an abort rejects with {@link AbortError}. */
 function settle(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-  if (!(ms > 0)) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new AbortError(undefined, { cause: signal?.reason }));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms * (1 + Math.random()));
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+  if (!(ms > 0) && !signal?.aborted) return Promise.resolve();
+  return sleep(ms > 0 ? ms * (1 + Math.random()) : 0, signal);
 }
 
 const DEFAULT_SETTLE_MS = 250;

@@ -6,6 +6,7 @@
 import { constants } from 'node:fs';
 import { lstat, open, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { sleep } from '../core/abort.js';
 import { raceAbort } from '../staging/http.js';
 
 const { O_CREAT, O_EXCL, O_NOFOLLOW, O_WRONLY } = constants;
@@ -52,7 +53,6 @@ interface LockRecord {
   token: string;
 }
 
-const sleep = (ms: number, signal: AbortSignal | undefined) => raceAbort(new Promise<void>((r) => setTimeout(r, ms)), signal);
 
 /**
  * @internal An exclusive lock file (`O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600) naming its holder;

@@ -1,9 +1,10 @@
 /**
  * @module
  */
+import { sleep } from '../core/abort.js';
 import { didPath, toDid, type Did } from '../core/did.js';
 import { formatRfc1123 } from '../core/dates.js';
-import { AbortError, ConnectionError, DuplicateError, InvalidArgumentError, ResponseValidationError, ServerError } from '../core/errors.js';
+import { ConnectionError, DuplicateError, InvalidArgumentError, ResponseValidationError, ServerError } from '../core/errors.js';
 import type { Listing } from '../core/listing.js';
 import type { CallOptions, StreamCallOptions } from '../core/transport.js';
 import type { RucioApi } from './api.js';
@@ -164,20 +165,6 @@ export function ruleProgress(rule: Rule): RuleProgress {
   return { ruleId: rule.id, state: rule.state, ok, replicating, stuck, total, fraction: total === 0 ? 1 : ok / total, rule };
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortError('waiting for the rule was aborted', { cause: signal.reason }));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new AbortError('waiting for the rule was aborted', { cause: signal?.reason }));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /**
  * Replication rules (`/rules`): ask the Data Lake to place copies of data on RSEs, and watch them.
@@ -362,7 +349,7 @@ export class Rules {
       if (rule.state === 'OK') return rule;
       if (rule.state === 'STUCK') throw new RuleStuckError(rule, await this.locks(rid, options).toArray());
       if (rule.state === 'SUSPENDED' || rule.state === 'WAITING_APPROVAL') throw new RuleNotProgressingError(rule);
-      await sleep(interval, options.signal);
+      await sleep(interval, options.signal, 'waiting for the rule was aborted');
       interval = Math.min(max, Math.ceil(interval * 1.5));
     }
   }

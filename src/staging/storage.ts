@@ -6,9 +6,10 @@
  * @module
  */
 import { AbortError, ApiError, ConnectionError, DlaasError, ForbiddenError, InvalidArgumentError, NotFoundError, TimeoutError, UnauthenticatedError, apiErrorFrom, connectionFailure, redactUrl, registerSecret } from '../core/errors.js';
+import { sleep } from '../core/abort.js';
 import { tokenMayGoTo, toTokenProvider, type TokenProvider, type TokenSource } from '../core/token.js';
 import { Transport, type RequestSpec, type RetryPolicy } from '../core/transport.js';
-import { abortReason, fetchStorageHttp, raceAbort, type BodyReader, type StorageHttp, type StorageResponse } from './http.js';
+import { abortReason, fetchStorageHttp, type BodyReader, type StorageHttp, type StorageResponse } from './http.js';
 
 /** PFN schemes a `fetch`-based client can speak, and the URL scheme each maps to. */
 const HTTP_SCHEMES: Record<string, string> = { https: 'https:', davs: 'https:', http: 'http:', dav: 'http:' };
@@ -376,4 +377,3 @@ async function drain(body: BodyReader | null): Promise<string> {
   return text.replace(/\s+/g, ' ').trim().slice(0, 200);
 }
 
-const sleep = (ms: number, signal: AbortSignal | undefined) => raceAbort(new Promise<void>((r) => setTimeout(r, ms)), signal);

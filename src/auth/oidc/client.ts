@@ -6,6 +6,7 @@
  */
 import * as oauth from 'oauth4webapi';
 import { AbortError, InvalidArgumentError, registerSecret } from '../../core/errors.js';
+import { sleep } from '../../core/abort.js';
 import { toTokenProvider, type TokenSource } from '../../core/token.js';
 import { OAuthError, OAuthProtocolError, StateMismatchError, TokenStoreError, toAuthError } from '../errors.js';
 import { assertSecureUrl, oauthHttpOptions, type AuthHttpOptions } from '../http.js';
@@ -201,20 +202,6 @@ function params(p: GrantParameters, defaultScope?: string): URLSearchParams {
   return out;
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortError('Device login aborted', { cause: signal.reason }));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new AbortError('Device login aborted', { cause: signal?.reason }));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /**
  * An OpenID Connect client of one issuer. Endpoints come from discovery (never guessed), every
@@ -383,7 +370,7 @@ export class OidcClient {
     const expiresAt = new Date(this.#backend.now() + start.expires_in * 1000);
     let interval = Math.max(1, start.interval ?? 5);
     await options.onPrompt({ userCode: start.user_code, verificationUri: start.verification_uri, verificationUriComplete: start.verification_uri_complete, expiresAt, interval });
-    const wait = options.wait ?? sleep;
+    const wait = options.wait ?? ((ms: number, signal: AbortSignal | undefined) => sleep(ms, signal, 'Device login aborted'));
     for (;;) {
       const remaining = expiresAt.getTime() - this.#backend.now();
       if (remaining <= 0) throw new OAuthError('expired_token', 'the device code expired before the user approved it', undefined, 'OIDC device login');
