@@ -18,6 +18,7 @@ failed=0
 for r in $(seq "$runs"); do
   start=$(date +%s)
   if npm test >".tmp/load-run-$r.log" 2>&1; then result=pass; else result=FAIL; failed=1; fi
-  echo "run $r: $result in $(($(date +%s) - start)) s; $(grep -E '^tests: ' ".tmp/load-run-$r.log" | tail -1); load $(cut -d' ' -f1-3 /proc/loadavg)"
+  counts=$(sed 's/\x1b\[[0-9;]*m//g' ".tmp/load-run-$r.log" | grep -E '^ +Tests ' | tail -1 | sed 's/^ *//')
+  echo "run $r: $result in $(($(date +%s) - start)) s; ${counts:-no test counts}; load $(cut -d' ' -f1-3 /proc/loadavg)"
 done
 exit $failed
