@@ -45,22 +45,22 @@ export default async function download({ quick = false } = {}) {
       { label: `1 file × ${total / MiB} MiB`, dataset: 'one', files: [{ name: 'big.bin', bytes: total }], wan: true },
       { label: `${total / (4 * MiB)} files × 4 MiB`, dataset: 'many', files: Array.from({ length: total / (4 * MiB) }, (_, i) => ({ name: `part_${String(i).padStart(3, '0')}.bin`, bytes: 4 * MiB })) },
     ];
-    // Seed the storage first, then register everything in one burst: the catalogue client's
-    // keep-alive connection must not sit idle across seconds of seeding (the emulator's server
-    // closes idle connections after 5 s, and a POST on a connection closed under it is not resent).
+    // Each set is seeded, then registered. Seeding blocks this process's event loop for seconds
+    // (longer on a busy machine), the emulator's server included, whose keep-alive timeout (5 s + 1 s)
+    // falls due meanwhile: issue #17, the next set's first POST went out on the connection that
+    // timeout closed (ECONNRESET). The SDK's transport now lets due timers and received I/O run before
+    // a request it does not retry (test/core/transport-keepalive.test.ts); this order exercises that.
     for (const set of sets) {
-      set.attached = [];
+      const attached = [];
       for (const [i, f] of set.files.entries()) {
         const data = content(f.bytes, 0x9e3779b9 ^ (i + 1) ^ (set.dataset.length << 20));
         se.seed(`/rucio/bench/${f.name}`, data);
         if (set.wan) se.seed(`/rucio/wan/${f.name}`, data);
-        set.attached.push({ name: f.name, bytes: f.bytes, adler32: (await checksumOf(data)).adler32 });
+        attached.push({ name: f.name, bytes: f.bytes, adler32: (await checksumOf(data)).adler32 });
       }
-    }
-    for (const set of sets) {
       for (const [scope, rse] of set.wan ? [['bench', 'XRD'], ['wan', 'XRD_WAN']] : [['bench', 'XRD']]) {
         await rucio.dids.addDataset({ scope, name: set.dataset });
-        await rucio.dids.attach({ scope, name: set.dataset }, set.attached.map((a) => ({ scope, ...a })), { rse });
+        await rucio.dids.attach({ scope, name: set.dataset }, attached.map((a) => ({ scope, ...a })), { rse });
       }
     }
     phase('seeding');

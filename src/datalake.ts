@@ -4,9 +4,10 @@
  */
 import { OidcClient, type OidcClientOptions } from './auth/oidc/client.js';
 import { ConfigError } from './core/errors.js';
-import { toTokenProvider, type TokenProvider, type TokenSource } from './core/token.js';
+import type { TokenProvider, TokenSource } from './core/token.js';
+import { lakeAuth, lakeRucio, sharedToken } from './datalake-core.js';
 import { EsapClient, type EsapClientOptions } from './esap/client.js';
-import { RucioClient, type RucioClientOptions } from './rucio/client.js';
+import type { RucioClient, RucioClientOptions } from './rucio/client.js';
 import { Files } from './staging/files.js';
 import { Staging, type StagingOptions } from './staging/staging.js';
 
@@ -97,12 +98,9 @@ export interface DataLake {
  */
 export function createDataLake(options: DataLakeOptions): DataLake {
   if (!options || !options.rucio) throw new ConfigError('RUCIO_BASE_URL', 'createDataLake: Rucio is not configured (pass "rucio", or set RUCIO_BASE_URL and use dlaas/node)');
-  const shared = options.auth?.token === undefined ? undefined : toTokenProvider(options.auth.token);
+  const shared = sharedToken(options);
   const fetchImpl = options.fetch;
-  const rucio =
-    options.rucio instanceof RucioClient
-      ? options.rucio
-      : new RucioClient({ ...options.rucio, token: options.rucio.token ?? shared, ...(fetchImpl && !options.rucio.fetch ? { fetch: fetchImpl } : {}) });
+  const rucio = lakeRucio(options, shared);
   let esap: EsapClient | undefined;
   if (options.esap instanceof EsapClient) esap = options.esap;
   else if (options.esap) {
@@ -112,16 +110,16 @@ export function createDataLake(options: DataLakeOptions): DataLake {
   }
   const oidcOption = options.auth?.oidc;
   const oidc = oidcOption instanceof OidcClient ? oidcOption : oidcOption ? new OidcClient({ ...oidcOption, ...(fetchImpl && !oidcOption.fetch ? { fetch: fetchImpl } : {}) }) : undefined;
-  const storage = storageTokenOf(options, shared, oidc);
+  const auth = lakeAuth(options, shared, oidc);
   const staging = new Staging({
     ...options.staging,
     rucio,
-    storageToken: storage.token,
+    storageToken: auth.storageToken,
     fetch: options.staging?.fetch ?? fetchImpl,
   });
   const files = new Files({
     rucio,
-    storageToken: storage.token,
+    storageToken: auth.storageToken,
     tokenOverPlainHttp: options.staging?.tokenOverPlainHttp,
     fetch: options.staging?.fetch ?? fetchImpl,
     storageHttp: options.staging?.storageHttp,
@@ -129,16 +127,6 @@ export function createDataLake(options: DataLakeOptions): DataLake {
     storageRetry: options.staging?.storageRetry,
     destinationRse: options.staging?.destinationRse,
   });
-  const auth: DataLakeAuth = {
-    token: shared,
-    source: options.auth?.source,
-    storageToken: storage.token,
-    storageSource: storage.source,
-    get oidc(): OidcClient {
-      if (!oidc) throw new ConfigError('OIDC_ISSUER', 'no OIDC client configured (pass auth.oidc, or set OIDC_ISSUER and OIDC_CLIENT_ID)');
-      return oidc;
-    },
-  };
   return {
     rucio,
     get esap(): EsapClient {
@@ -148,40 +136,5 @@ export function createDataLake(options: DataLakeOptions): DataLake {
     auth,
     staging,
     files,
-  };
-}
-
-/** WLCG token-profile defaults for a storage token obtained by exchange. */
-const STORAGE_EXCHANGE = { audience: 'https://wlcg.cern.ch/jwt/v1/any', scope: 'storage.read:/ storage.create:/ storage.modify:/' };
-
-/**
- * Which token storage gets, and the name of that choice: an explicit storage token, one exchanged
- * (RFC 8693) at the OIDC issuer, or, as a reported fallback, the Rucio token.
- */
-function storageTokenOf(options: DataLakeOptions, shared: TokenProvider | undefined, oidc: OidcClient | undefined): { token: TokenProvider | undefined; source: string } {
-  const explicit = options.staging?.storageToken ?? options.auth?.storageToken;
-  if (explicit === false) return { token: undefined, source: 'none' };
-  if (explicit !== undefined) return { token: toTokenProvider(explicit), source: options.auth?.storageSource ?? 'auth.storageToken' };
-  const exchange = options.auth?.storageTokenExchange;
-  if (exchange) {
-    if (!oidc || !shared) throw new ConfigError('OIDC_ISSUER', 'auth.storageTokenExchange needs auth.oidc (the issuer to exchange at) and auth.token (the token to exchange)');
-    const params = { ...STORAGE_EXCHANGE, ...(exchange === true ? {} : exchange) };
-    return { token: exchangedToken(oidc, shared, params), source: `token exchange at ${oidc.issuer}` };
-  }
-  return shared ? { token: shared, source: 'fallback: the Rucio token' } : { token: undefined, source: 'none' };
-}
-
-/** A token provider that exchanges `subject` on first use (and again when the session renews). */
-function exchangedToken(oidc: OidcClient, subject: TokenProvider, params: { audience: string; scope: string }): TokenProvider {
-  let session: Promise<TokenProvider> | undefined;
-  return {
-    canRefresh: true,
-    async getToken(o) {
-      session ??= oidc.exchangeToken(subject, { ...params, ...(o?.signal ? { signal: o.signal } : {}) }).catch((e: unknown) => {
-        session = undefined;
-        throw e;
-      });
-      return (await session).getToken(o);
-    },
   };
 }

@@ -3,14 +3,14 @@
  * refresh token, client secret or password ever appears in a message, a `cause`, a property or the
  * JSON form (see `registerSecret` in the core).
  *
- * oauth4webapi failures are mapped here: an OAuth error response (`ResponseBodyError`,
+ * oauth4webapi failures are mapped to these (`toAuthError`, in `oidc/errors.ts`, with the OIDC client
+ * that alone loads oauth4webapi): an OAuth error response (`ResponseBodyError`,
  * `AuthorizationResponseError`) becomes an {@link OAuthError} whose `oauthCode` is the server's
  * `error`; a `WWW-Authenticate` challenge becomes the core `UnauthenticatedError`; a response that
  * fails validation becomes an {@link OAuthProtocolError} (or its state / issuer subclasses).
  * @module
  */
-import * as oauth from 'oauth4webapi';
-import { AbortError, ConnectionError, DlaasError, ErrorCode, InvalidArgumentError, TimeoutError, UnauthenticatedError, redactUrl, scrub, type DlaasErrorOptions, type ErrorCodeValue } from '../core/errors.js';
+import { DlaasError, ErrorCode, redactUrl, scrub, type DlaasErrorOptions, type ErrorCodeValue } from '../core/errors.js';
 
 
 /**
@@ -239,54 +239,4 @@ export class TokenWarning extends DlaasError {
     super(message, {}, ErrorCode.tokenWarning);
     this.claim = claim;
   }
-}
-
-/** @internal Where an OAuth call went, for error messages. */
-export interface OAuthCallContext {
-  /** Human description, e.g. `device code poll`. */
-  operation: string;
-  /** Endpoint URL, if known. */
-  url?: string | undefined;
-  signal?: AbortSignal | undefined;
-}
-
-/**
- * @internal Map anything oauth4webapi, jose or fetch throws during an OAuth call to a dlaas error.
- */
-export function toAuthError(error: unknown, ctx: OAuthCallContext): DlaasError {
-  if (error instanceof DlaasError) return error;
-  const where = `OIDC ${ctx.operation}`;
-  if (ctx.signal?.aborted || (error instanceof Error && error.name === 'AbortError')) {
-    return new AbortError(`${where}: aborted`, { cause: ctx.signal?.reason ?? error });
-  }
-  if (error instanceof Error && error.name === 'TimeoutError') {
-    return new TimeoutError({ service: 'oidc', method: 'POST', url: ctx.url ?? 'about:blank', cause: error });
-  }
-  if (error instanceof oauth.ResponseBodyError) {
-    return new OAuthError(error.error, error.error_description, error.status, where);
-  }
-  if (error instanceof oauth.AuthorizationResponseError) {
-    return new OAuthError(error.error, error.error_description, undefined, where);
-  }
-  if (error instanceof oauth.WWWAuthenticateChallengeError) {
-    const challenge = error.cause[0];
-    return new UnauthenticatedError({
-      status: error.status,
-      service: 'oidc',
-      method: 'POST',
-      url: error.response.url || ctx.url || 'about:blank',
-      exceptionClass: challenge?.parameters.error ?? challenge?.scheme ?? 'invalid_client',
-      exceptionMessage: challenge?.parameters.error_description,
-    });
-  }
-  if (error instanceof oauth.OperationProcessingError || error instanceof oauth.UnsupportedOperationError) {
-    return new OAuthProtocolError(error.code ?? 'OAUTH_PROCESSING_ERROR', `${where}: ${error.message}`, { cause: error });
-  }
-  if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_INVALID_ARG')) {
-    return new InvalidArgumentError('oidc', `${where}: ${error.message}`);
-  }
-  if (error instanceof TypeError) {
-    return new ConnectionError({ service: 'oidc', method: 'POST', url: ctx.url ?? 'about:blank', cause: error }, `${where}: connection to ${redactUrl(ctx.url) ?? 'the authorization server'} failed`);
-  }
-  return new DlaasError(`${where} failed`, { cause: error });
 }

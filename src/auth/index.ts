@@ -21,20 +21,8 @@ export {
   type TokenSourceProblem,
 } from './errors.js';
 export type { AuthHttpOptions } from './http.js';
-export {
-  RUCIO_TOKEN,
-  checkToken,
-  createTokenVerifier,
-  decodeToken,
-  defaultOnWarning,
-  isJwt,
-  tokenExpiry,
-  verifyToken,
-  type TokenClaims,
-  type TokenRequirements,
-  type TokenVerifier,
-  type TokenVerifierOptions,
-} from './claims.js';
+export { RUCIO_TOKEN, checkToken, decodeToken, defaultOnWarning, isJwt, tokenExpiry, type TokenClaims, type TokenRequirements } from './claims.js';
+export { createTokenVerifier, verifyToken, type TokenVerifier, type TokenVerifierOptions } from './verify.js';
 export { RefreshingTokenProvider, type IssuedToken, type LoadContext, type RefreshGetTokenOptions, type RefreshOptions, type RefreshingProviderInit, type TokenLoader } from './refreshing.js';
 export { SourceTokenProvider, envCandidate, parseTokenText, type CandidateContent, type SourceOptions, type SourceProviderInit, type TokenCandidate } from './sources.js';
 export { staticToken } from './static.js';

@@ -7,39 +7,13 @@ import { openAsBlob } from 'node:fs';
 import { access, constants, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import {
-  AbortError,
-  ApiError,
-  DlaasError,
-  RuleStuckError,
-  VERSION,
-  corruptReplicas,
-  decodeToken,
-  parseRucioDate,
-  scrub,
-  formatDid,
-  isJwt,
-  parseDid,
-  rucioItem,
-  type BasketItem,
-  type BasketItemInput,
-  type Did,
-  type DidFilter,
-  type FileManifest,
-  type FilterOps,
-  type FilterValue,
-  type Rule,
-  type RuleState,
-  type StageEvent,
-  type StageSource,
-  type UploadFile,
-} from 'dlaas';
-import { createDataLake, fileSink } from 'dlaas/node';
-import { DEFAULT_SCOPE, effectiveEnv, forgetLogin, oidcClient, openLake, openStore, saveLogin, type GlobalOptions } from './context.js';
+import type { BasketItem, BasketItemInput, Did, DidFilter, FileManifest, FilterOps, FilterValue, Rule, RuleState, StageEvent, StageSource, UploadFile } from 'dlaas';
+import { AbortError, ApiError, DlaasError, RuleStuckError, VERSION, corruptReplicas, decodeToken, formatDid, isJwt, parseDid, parseRucioDate, scrub } from './sdk-core.js';
+import { DEFAULT_SCOPE, effectiveEnv, forgetLogin, oidcClient, openLake, openRucio, openStore, saveLogin, type GlobalOptions } from './context.js';
 import { CliFailure, EXIT, Interrupted, OperationFailed, UsageError, describeError, exitCodeOf, exitCodeOfSignal } from './errors.js';
 import { LAKE_OPTION_HELP, lakeCommand } from './lake.js';
 import { catCommand, headCommand } from './files.js';
-import { formatBytes, formatDate, formatDuration, note, printJson, println, progress, table, type Io, type OutputMode, type Progress, type StopSignal } from './output.js';
+import { formatBytes, formatDate, formatDuration, loadProgressBars, note, printJson, println, progress, table, type Io, type OutputMode, type Progress, type StopSignal } from './output.js';
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -389,7 +363,7 @@ const COMMANDS: Command[] = [
     interruptible: true,
     async run(ctx) {
       const env = effectiveEnv(ctx.io, ctx.global);
-      const { store, path } = openStore(ctx.io, env);
+      const { store, path } = await openStore(ctx.io, env);
       const client = (await oidcClient(ctx.io, env, store, true))!;
       const timeout = intOption(ctx.values.timeout, 'timeout', 1);
       const timer = timeout ? AbortSignal.timeout(timeout * 1000) : undefined;
@@ -415,7 +389,8 @@ const COMMANDS: Command[] = [
       const claims = session.claims();
       let account: string | undefined;
       if (env.RUCIO_BASE_URL) {
-        const lake = await createDataLake({ env, auth: { token: session }, config: { requireToken: false } });
+        const { createRucioLake } = await import('./sdk-rucio.js');
+        const lake = await createRucioLake({ env, auth: { token: session }, config: { requireToken: false } });
         account = (await lake.rucio.accounts.whoami()).account;
       }
       const result = {
@@ -440,7 +415,7 @@ const COMMANDS: Command[] = [
     args: [0, 0],
     async run(ctx) {
       const env = effectiveEnv(ctx.io, ctx.global);
-      const { store, path } = openStore(ctx.io, env);
+      const { store, path } = await openStore(ctx.io, env);
       const client = await oidcClient(ctx.io, env, store, false);
       const session = client ? await client.restoreSession() : undefined;
       if (session) await session.logout().catch(() => {}); // forgotten locally even if the provider cannot revoke
@@ -455,7 +430,7 @@ const COMMANDS: Command[] = [
     summary: 'the Rucio account and the token in use',
     args: [0, 0],
     async run(ctx) {
-      const { lake, session } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const { lake, session } = await openRucio(ctx.io, ctx.global, ctx.mode);
       const me = await lake.rucio.accounts.whoami();
       const raw = await lake.auth.token!.getToken();
       const c = session?.claims() ?? (isJwt(raw) ? decodeToken(raw) : undefined);
@@ -512,6 +487,7 @@ const COMMANDS: Command[] = [
       if (!dids.length && !raw.length) throw new UsageError('nothing to add: give DIDs or --item JSON');
       const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
       const items: BasketItemInput[] = [];
+      const { rucioItem } = await import('./sdk-full.js');
       for (const did of dids) {
         const info = await lake.rucio.dids.get(did); // exists? and its type, as the ESAP GUI stores it
         items.push(rucioItem(did, { did_type: info.type, ...(info.bytes != null ? { bytes: info.bytes } : {}), ...(info.length != null ? { length: info.length } : {}) }));
@@ -570,7 +546,7 @@ const COMMANDS: Command[] = [
       const filters = parseFilters(strs(ctx.values.filter));
       const limit = intOption(ctx.values.limit, 'limit', 1);
       const common = { name, ...(filters ? { filters } : {}), ...(type ? { type: type as (typeof types)[number] } : {}), ...(limit ? { limit } : {}), ...(ctx.values.recursive ? { recursive: true } : {}) };
-      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const { lake } = await openRucio(ctx.io, ctx.global, ctx.mode);
       if (ctx.values.long || ctx.mode.json) {
         const hits = await lake.rucio.dids.search(scope, { ...common, long: true }).toArray();
         // Rucio counts a dataset's files (`length`) when it is closed: for an open one, count them.
@@ -598,7 +574,7 @@ const COMMANDS: Command[] = [
     args: [1, 1],
     async run(ctx) {
       const did = didArg(ctx.args[0]!);
-      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const { lake } = await openRucio(ctx.io, ctx.global, ctx.mode);
       await lake.rucio.dids.get(did); // a DID that does not exist is an error, not an empty list
       const rse = str(ctx.values.rse);
       const reps = await lake.rucio.replicas.list([did], { ...(rse ? { rseExpression: rse } : {}), ...(ctx.values['all-states'] ? { allStates: true } : {}) }).toArray();
@@ -627,7 +603,7 @@ const COMMANDS: Command[] = [
       if (byPfn && rse) throw new UsageError('--rse goes with DIDs; a PFN names its RSE');
       if (!byPfn && !rse) throw new UsageError('--rse RSE is required with DIDs (the RSE holding the bad replicas)');
       const dids = byPfn ? [] : ctx.args.map(didArg);
-      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const { lake } = await openRucio(ctx.io, ctx.global, ctx.mode);
       let notDeclared: Record<string, string[]>;
       let sent = ctx.args.length;
       if (ctx.values.suspicious) {
@@ -664,7 +640,7 @@ const COMMANDS: Command[] = [
       const lifetime = intOption(ctx.values.lifetime, 'lifetime', 1);
       const timeout = intOption(ctx.values.timeout, 'timeout', 1);
       const poll = intOption(ctx.values['poll-interval'], 'poll-interval', 10);
-      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const { lake } = await openRucio(ctx.io, ctx.global, ctx.mode);
       // Not cancellable: an aborted POST would leave it unknown whether the rule exists (Ctrl-C acts once it is answered).
       let ids: string[];
       try {
@@ -690,7 +666,7 @@ const COMMANDS: Command[] = [
     summary: 'a rule and its progress',
     args: [1, 1],
     async run(ctx) {
-      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const { lake } = await openRucio(ctx.io, ctx.global, ctx.mode);
       const r = await lake.rucio.rules.get(await resolveRuleId(lake.rucio, ctx.args[0]!, ctx.global.account));
       if (ctx.mode.json) return printJson(ctx.io, ruleJson(r));
       const total = r.locks_ok_cnt + r.locks_replicating_cnt + r.locks_stuck_cnt;
@@ -718,7 +694,7 @@ const COMMANDS: Command[] = [
     async run(ctx) {
       const timeout = intOption(ctx.values.timeout, 'timeout', 1);
       const poll = intOption(ctx.values['poll-interval'], 'poll-interval', 10);
-      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const { lake } = await openRucio(ctx.io, ctx.global, ctx.mode);
       let r: Rule;
       try {
         r = await waitRule(ctx, lake.rucio, await resolveRuleId(lake.rucio, ctx.args[0]!, ctx.global.account), timeout, poll);
@@ -737,7 +713,7 @@ const COMMANDS: Command[] = [
     options: { 'purge-replicas': { type: 'boolean' } },
     args: [1, 1],
     async run(ctx) {
-      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const { lake } = await openRucio(ctx.io, ctx.global, ctx.mode);
       const id = await resolveRuleId(lake.rucio, ctx.args[0]!, ctx.global.account);
       await lake.rucio.rules.delete(id, { purgeReplicas: ctx.values['purge-replicas'] === true });
       // Rucio deletes softly: the rule gets an expiry, and its cleaner removes it (and what only it protects) then.
@@ -758,7 +734,7 @@ const COMMANDS: Command[] = [
       const raw = str(ctx.values.lifetime);
       if (raw === undefined) throw new UsageError('--lifetime SECONDS|none is required (what to change)');
       const lifetime = raw === 'none' ? null : intOption(raw, 'lifetime', 1)!;
-      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const { lake } = await openRucio(ctx.io, ctx.global, ctx.mode);
       const id = await resolveRuleId(lake.rucio, ctx.args[0]!, ctx.global.account);
       await lake.rucio.rules.update(id, { lifetime });
       const r = await lake.rucio.rules.get(id);
@@ -773,7 +749,7 @@ const COMMANDS: Command[] = [
     options: { rse: { type: 'string' }, state: { type: 'string' } },
     args: [0, 1],
     async run(ctx) {
-      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const { lake } = await openRucio(ctx.io, ctx.global, ctx.mode);
       let rules: Rule[];
       if (ctx.args[0]) rules = await lake.rucio.dids.rules(didArg(ctx.args[0])).toArray();
       else {
@@ -794,7 +770,7 @@ const COMMANDS: Command[] = [
     args: [1, 1],
     async run(ctx) {
       const did = didArg(ctx.args[0]!);
-      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const { lake } = await openRucio(ctx.io, ctx.global, ctx.mode);
       const files = await lake.rucio.dids.files(did).toArray();
       if (ctx.mode.json) return printJson(ctx.io, files);
       for (const l of table([['file', 'size', 'adler32'], ...files.map((f) => [`${f.scope}:${f.name}`, formatBytes(f.bytes), f.adler32 ?? '-'])])) println(ctx.io, l);
@@ -808,7 +784,7 @@ const COMMANDS: Command[] = [
     args: [1, 1],
     async run(ctx) {
       const did = didArg(ctx.args[0]!);
-      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const { lake } = await openRucio(ctx.io, ctx.global, ctx.mode);
       const content = await lake.rucio.dids.content(did).toArray();
       if (ctx.mode.json) return printJson(ctx.io, content);
       for (const l of table([['DID', 'type', 'size'], ...content.map((c) => [`${c.scope}:${c.name}`, c.type, formatBytes(c.bytes)])])) println(ctx.io, l);
@@ -822,7 +798,7 @@ const COMMANDS: Command[] = [
     args: [1, 1],
     async run(ctx) {
       const did = didArg(ctx.args[0]!);
-      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const { lake } = await openRucio(ctx.io, ctx.global, ctx.mode);
       const plugin = str(ctx.values.plugin);
       const meta = await lake.rucio.dids.getMeta(did, plugin ? { plugin } : {});
       if (ctx.mode.json) return printJson(ctx.io, meta);
@@ -847,7 +823,7 @@ const COMMANDS: Command[] = [
       if (!key) throw new UsageError('--key KEY is required');
       if (raw === undefined) throw new UsageError('--value VALUE is required');
       const value = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw === 'true' ? true : raw === 'false' ? false : raw;
-      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const { lake } = await openRucio(ctx.io, ctx.global, ctx.mode);
       await lake.rucio.dids.setMeta(did, { [key]: value });
       if (ctx.mode.json) return printJson(ctx.io, { did: formatDid(did), key, value });
       println(ctx.io, `${formatDid(did)}: ${key} = ${JSON.stringify(value)}`);
@@ -860,7 +836,7 @@ const COMMANDS: Command[] = [
     options: { expression: { type: 'string' }, attributes: { type: 'boolean' } },
     args: [0, 0],
     async run(ctx) {
-      const { lake } = await openLake(ctx.io, ctx.global, ctx.mode);
+      const { lake } = await openRucio(ctx.io, ctx.global, ctx.mode);
       const expression = str(ctx.values.expression);
       let names: string[];
       try {
@@ -963,7 +939,7 @@ const COMMANDS: Command[] = [
           ...(lifetime ? { lifetime } : {}),
           ...(poll ? { pollInterval: poll } : {}),
           ...(ctx.values['no-wait'] ? { wait: false } : {}),
-          ...(mode === 'download' ? { sink: fileSink(destDir) } : {}),
+          ...(mode === 'download' ? { sink: (await import('./sdk-full.js')).fileSink(destDir) } : {}),
           ...(layout ? { layout: layout as 'scope' | 'flat' } : {}),
           verifyLocal: mode === 'replica',
           signal: ctx.signal,
@@ -1234,6 +1210,8 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     const global: GlobalOptions = {};
     for (const k of Object.keys(GLOBAL_OPTIONS)) if (typeof values[k] === 'string') (global as Record<string, string>)[k] = values[k] as string;
     const bars = new Set<Progress>();
+    // The long commands are the ones that draw progress bars: load cli-progress for them only.
+    if (command.interruptible && !mode.json && !mode.quiet) await loadProgressBars();
     watch = command.interruptible ? watchSignals(io, mode, bars) : undefined;
     const w = watch;
     // A command that finishes despite a signal (it came too late to stop anything) reports as usual.

@@ -11,9 +11,11 @@
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { ConfigError, NoTokenError, OidcClient, TokenExpiredError, isJwt, tokenExpiry, type OidcSession, type TokenStore } from 'dlaas';
-import { createDataLake, fileStore, type ConfiguredDataLake } from 'dlaas/node';
+import type { OidcClient, OidcSession, TokenStore } from 'dlaas';
+import type { ConfiguredDataLake, NodeDataLakeOptions } from 'dlaas/node';
+import type { ConfiguredRucioLake } from '../node/datalake-core.js';
 import type { Io } from './output.js';
+import { ConfigError, NoTokenError, TokenExpiredError, isJwt, tokenExpiry } from './sdk-core.js';
 
 /** Global options, as parsed. */
 export interface GlobalOptions {
@@ -86,6 +88,7 @@ export async function oidcClient(io: Io, env: Record<string, string | undefined>
     if (required) throw new ConfigError('OIDC_ISSUER', 'No OpenID Provider configured: set OIDC_ISSUER (e.g. https://iam-escape.cloud.cnaf.infn.it/) or pass --oidc-issuer');
     return undefined;
   }
+  const { OidcClient } = await import('./sdk-oidc.js');
   return new OidcClient({ issuer, clientId: clientId || DEFAULT_CLIENT_ID, store, allowInsecureLoopback: true });
 }
 
@@ -100,8 +103,9 @@ export async function forgetLogin(store: TokenStore): Promise<void> {
 }
 
 /** The token store of this invocation. */
-export function openStore(io: Io, env: Record<string, string | undefined>): { store: TokenStore; path: string } {
+export async function openStore(io: Io, env: Record<string, string | undefined>): Promise<{ store: TokenStore; path: string }> {
   const path = tokenStorePath(io, env);
+  const { fileStore } = await import('./sdk-oidc.js');
   return { store: fileStore(path), path };
 }
 
@@ -128,16 +132,39 @@ function expiredEnvToken(env: Record<string, string | undefined>): { name: strin
 
 const hasExplicitToken = (env: Record<string, string | undefined>) => Boolean(env[env.RUCIO_OIDC_ENV_NAME || 'RUCIO_ACCESS_TOKEN']?.trim() || env.BEARER_TOKEN?.trim() || env.BEARER_TOKEN_FILE?.trim());
 
+/** How {@link openLake} was asked to print. */
+type OpenMode = { json?: boolean; verbose?: boolean };
+/** What {@link openLake} and {@link openRucio} give. */
+interface Opened<L> {
+  lake: L;
+  env: Record<string, string | undefined>;
+  session: OidcSession | undefined;
+}
+
 /**
  * The SDK with this invocation's identity: a token in the environment wins; else the session of
  * `dlaas login`; else the other places a hub puts tokens (token file, JupyterHub, WLCG discovery).
+ * The whole SDK (staging, ESAP, files) is loaded here, when a command needs it: see {@link openRucio}.
  */
-export async function openLake(io: Io, o: GlobalOptions, mode: { json?: boolean; verbose?: boolean } = {}): Promise<{ lake: ConfiguredDataLake; env: Record<string, string | undefined>; session: OidcSession | undefined }> {
+export function openLake(io: Io, o: GlobalOptions, mode: OpenMode = {}): Promise<Opened<ConfiguredDataLake>> {
+  return open(io, o, mode, async () => (await import('./sdk-full.js')).createDataLake);
+}
+
+/**
+ * {@link openLake} for commands that use only Rucio (`whoami`, `ls`, `rule …`): the same
+ * configuration, identity and checks, with `lake.rucio`, `lake.auth` and `lake.config` only, so they
+ * start without loading the rest of the SDK.
+ */
+export function openRucio(io: Io, o: GlobalOptions, mode: OpenMode = {}): Promise<Opened<ConfiguredRucioLake>> {
+  return open(io, o, mode, async () => (await import('./sdk-rucio.js')).createRucioLake);
+}
+
+async function open<L extends ConfiguredRucioLake>(io: Io, o: GlobalOptions, mode: OpenMode, load: () => Promise<(options: NodeDataLakeOptions) => Promise<L>>): Promise<Opened<L>> {
   const env = effectiveEnv(io, o);
   let session: OidcSession | undefined;
   const expired = expiredEnvToken(env);
   if (!hasExplicitToken(env) || expired) {
-    const { store } = openStore(io, env);
+    const { store } = await openStore(io, env);
     const client = await oidcClient(io, env, store, false);
     session = client ? await client.restoreSession() : undefined;
   }
@@ -147,6 +174,7 @@ export async function openLake(io: Io, o: GlobalOptions, mode: { json?: boolean;
     if (!mode.json) io.stderr.write(`dlaas: ${expired.name} expired at ${expired.at.toISOString().slice(0, 19).replace('T', ' ')} UTC; using the \`dlaas login\` session (${session.issuer}) instead\n`);
   }
   const auth = session ? { auth: { token: session, source: `dlaas login (${session.issuer})` } } : {};
+  const createDataLake = await load();
   let lake = await createDataLake({ env, ...auth, config: { requireToken: false } });
   const timeout = httpTimeoutMs(env);
   if (timeout !== undefined) lake = await createDataLake({ env, ...auth, rucio: { ...lake.config.rucio, timeout }, config: { requireToken: false } });

@@ -2,7 +2,7 @@
  * Exit codes of the `dlaas` CLI and how errors map to them.
  * @module
  */
-import { ApiError, DlaasError, ErrorCode, scrub } from 'dlaas';
+import { ApiError, DlaasError, ErrorCode, scrub } from './sdk-core.js';
 import type { StopSignal } from './output.js';
 
 /**

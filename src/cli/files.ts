@@ -7,7 +7,8 @@
  * @module
  */
 import type { ParseArgsConfig } from 'node:util';
-import { parseDid, type RemoteBlob } from 'dlaas';
+import type { RemoteBlob } from 'dlaas';
+import { parseDid } from './sdk-core.js';
 import type { GlobalOptions } from './context.js';
 import { openLake } from './context.js';
 import { UsageError } from './errors.js';

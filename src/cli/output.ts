@@ -2,8 +2,21 @@
  * CLI output: aligned tables, JSON, and progress bars (cli-progress) on stderr.
  * @module
  */
-import cliProgress from 'cli-progress';
-import { parseRucioDate } from 'dlaas';
+import { parseRucioDate } from './sdk-core.js';
+
+type CliProgress = typeof import('cli-progress');
+/** cli-progress, once {@link loadProgressBars} loaded it (only commands that draw bars do). */
+let cliProgress: CliProgress | undefined;
+
+/**
+ * Load cli-progress, before a command that draws progress bars runs: the other commands (and
+ * `--json`, `--quiet`) start without it.
+ */
+export async function loadProgressBars(): Promise<void> {
+  if (cliProgress) return;
+  const m = (await import('cli-progress')) as CliProgress & { default?: CliProgress };
+  cliProgress = m.default ?? m;
+}
 
 /** The signals that stop a long command: Ctrl-C (`SIGINT`) and `SIGTERM`. */
 export type StopSignal = 'SIGINT' | 'SIGTERM';
@@ -115,6 +128,7 @@ const NO_PROGRESS: Progress = { update: () => {}, setTotal: () => {}, stop: () =
  */
 export function progress(io: Io, mode: OutputMode, format: string, total: number, payload: Record<string, string | number> = {}, start = 0): Progress {
   if (mode.quiet || mode.json) return NO_PROGRESS;
+  if (!cliProgress) throw new Error('progress(): call loadProgressBars() first');
   const tty = io.stderr.isTTY === true;
   let pending = '';
   let last = '';

@@ -55,37 +55,43 @@ export class Listing<T> implements AsyncIterable<T> {
 }
 
 /** Sources of listings made by {@link listingOfBatches}. */
-const batchSources = new WeakMap<Listing<unknown>, () => AsyncIterable<readonly unknown[]>>();
+const batchSources = new WeakMap<Listing<unknown>, () => AsyncIterable<Iterable<unknown>>>();
 
 /**
- * @internal A listing over a source that yields items in arrays (one per chunk of a streamed body).
+ * @internal A listing over a source that yields items in batches (one per chunk of a streamed body).
  * Iterating it costs one async step per item in the caller's loop only; layers that pass the
- * listing on ({@link batchesOf}) move whole arrays.
+ * listing on ({@link batchesOf}) move whole batches.
+ *
+ * A batch may be single-pass and lazy (NDJSON lines parsed as their items are asked for): it is
+ * iterated once, to its end, before the next batch is asked for.
  */
-export function listingOfBatches<T>(open: () => AsyncIterable<readonly T[]>): Listing<T> {
+export function listingOfBatches<T>(open: () => AsyncIterable<Iterable<T>>): Listing<T> {
   const listing = new Listing<T>(() => ({ [Symbol.asyncIterator]: () => new Flattener(open()[Symbol.asyncIterator]()) }));
   batchSources.set(listing, open);
   return listing;
 }
 
 /**
- * The items of a source of arrays, one `next()` at a time: an item already at hand is answered
+ * The items of a source of batches, one `next()` at a time: an item already at hand is answered
  * with a resolved promise (about half the cost of an `async function*` doing the same, which
  * matters at a million items). Calls that overlap are served in order.
  */
 class Flattener<T> implements AsyncIterator<T> {
-  readonly #source: AsyncIterator<readonly T[]>;
-  #batch: readonly T[] = [];
-  #i = 0;
+  readonly #source: AsyncIterator<Iterable<T>>;
+  #items: Iterator<T> | undefined;
   #done = false;
   #busy: Promise<IteratorResult<T>> | undefined;
 
-  constructor(source: AsyncIterator<readonly T[]>) {
+  constructor(source: AsyncIterator<Iterable<T>>) {
     this.#source = source;
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.#busy === undefined && this.#i < this.#batch.length) return Promise.resolve({ value: this.#batch[this.#i++] as T, done: false });
+    if (this.#busy === undefined && this.#items !== undefined) {
+      const r = this.#items.next();
+      if (!r.done) return Promise.resolve(r);
+      this.#items = undefined;
+    }
     const previous = this.#busy;
     const p = previous ? previous.then(() => this.#pull(), () => this.#pull()) : this.#pull();
     this.#busy = p;
@@ -97,32 +103,34 @@ class Flattener<T> implements AsyncIterator<T> {
   }
 
   async #pull(): Promise<IteratorResult<T>> {
-    while (this.#i >= this.#batch.length) {
+    for (;;) {
+      if (this.#items !== undefined) {
+        const r = this.#items.next();
+        if (!r.done) return r;
+        this.#items = undefined;
+      }
       if (this.#done) return { value: undefined, done: true };
       const r = await this.#source.next();
       if (r.done) {
         this.#done = true;
         return { value: undefined, done: true };
       }
-      this.#batch = r.value;
-      this.#i = 0;
+      this.#items = r.value[Symbol.iterator]();
     }
-    return { value: this.#batch[this.#i++] as T, done: false };
   }
 
   /** Leaving the loop early: stops the source (which cancels its request). */
   async return(value?: unknown): Promise<IteratorResult<T>> {
     this.#done = true;
-    this.#batch = [];
-    this.#i = 0;
+    this.#items = undefined;
     await this.#source.return?.();
     return { value: value as T, done: true };
   }
 }
 
-/** @internal The items of a listing in arrays: its source's own arrays, or one item each. */
-export function batchesOf<T>(listing: Listing<T>): AsyncIterable<readonly T[]> {
-  const open = batchSources.get(listing) as (() => AsyncIterable<readonly T[]>) | undefined;
+/** @internal The items of a listing in batches: its source's own, or one array per item. */
+export function batchesOf<T>(listing: Listing<T>): AsyncIterable<Iterable<T>> {
+  const open = batchSources.get(listing) as (() => AsyncIterable<Iterable<T>>) | undefined;
   if (open) return open();
   return {
     async *[Symbol.asyncIterator]() {

@@ -2,9 +2,11 @@
  * Streaming parser for `application/x-json-stream` (newline-delimited JSON) bodies, as every Rucio
  * listing returns them.
  *
- * Memory stays constant whatever the size: lines are cut from the body's bytes as they arrive and
- * decoded one at a time (a multi-byte character is never split, since a newline byte never occurs
- * inside one), and only the current partial line is kept.
+ * Memory stays constant whatever the size: lines are cut from the body's bytes as they arrive, and
+ * each is decoded and parsed only when the consumer asks for its item (a multi-byte character is
+ * never split, since a newline byte never occurs inside one). Only the current chunk, the current
+ * partial line and the item in hand are kept: items parsed ahead would survive the young-generation
+ * GCs that run meanwhile, which is what makes V8 grow its heap.
  *
  * @module
  */
@@ -17,6 +19,13 @@ export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
 export interface NdjsonOptions<T> {
   /** Turn each parsed JSON value into an item (validate it); throw to reject. Receives the 1-based line number. */
   map?: (value: unknown, line: number) => T;
+  /**
+   * @internal Read a line's bytes (without its newline) into a value, instead of `JSON.parse` of its
+   * text: for a listing whose lines are best rewritten before they are parsed. `decode` turns bytes
+   * into text as the parser does (strict UTF-8, a BOM dropped on line 1). Must throw exactly when
+   * `JSON.parse(decode(line))` would.
+   */
+  parse?: (line: Uint8Array, decode: (bytes: Uint8Array) => string) => unknown;
   /** `METHOD /path`, used in error messages. */
   endpoint?: string;
   /** Stops reading (and cancels the body) when aborted. */
@@ -60,53 +69,87 @@ const BLANK: unique symbol = Symbol('blank line');
 
 /**
  * @internal {@link parseNdjson} one chunk at a time: each batch holds the items of the lines that
- * ended in one chunk of the body (never empty). A listing of a million lines then costs one
- * `await` per chunk in the layers between the body and the caller's loop, not one per line. A bad
- * line is thrown after the batch of the good lines before it.
+ * ended in one chunk of the body. A listing of a million lines then costs one `await` per chunk in
+ * the layers between the body and the caller's loop, not one per line.
+ *
+ * A batch is single-pass and lazy: a line is decoded and parsed when its item is asked for, so that
+ * only the item in hand is alive (not a chunk's worth, which would outlive young-generation GCs).
+ * Iterate each batch before asking for the next one: a bad line ends its batch, and is thrown by
+ * the next `next()`, after the items of the good lines before it.
  */
-export async function* ndjsonBatches<T = unknown>(source: NdjsonSource, options: NdjsonOptions<T> = {}): AsyncGenerator<T[], void, undefined> {
+export async function* ndjsonBatches<T = unknown>(source: NdjsonSource, options: NdjsonOptions<T> = {}): AsyncGenerator<Iterable<T>, void, undefined> {
   const body = source instanceof Response ? source.body : source;
   if (!body) return;
-  const { map, endpoint, signal, onCancel, idleTimeoutMs, request, maxLineBytes = DEFAULT_MAX_LINE_BYTES } = options;
+  const { map, parse, endpoint, signal, onCancel, idleTimeoutMs, request, maxLineBytes = DEFAULT_MAX_LINE_BYTES } = options;
   const tooLong = (lineNo: number) => new ResponseTooLargeError({ limit: 'maxLineBytes', maxBytes: maxLineBytes, url: request?.url, endpoint, line: lineNo });
   const reader = body.getReader();
-  // Lines are cut from the bytes ("\n" never occurs inside a UTF-8 sequence) and decoded one by one,
-  // so no chunk-sized string stays alive while its lines are parsed. The BOM is dropped by hand, at
-  // the start of the body only.
+  // The BOM is dropped by hand, at the start of the body only.
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   /** Bytes of a line that continues in the next chunk(s). */
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
+  /** The number of the line being read (1-based), or of the last one read. */
   let line = 0;
+  /** The body has ended: the line being read is its unterminated last one. */
+  let ended = false;
   let done = false;
+  /** A bad line met while iterating a batch: thrown when the next batch is asked for. */
+  let failure: unknown;
 
-  const decode = (bytes: Uint8Array, lineNo: number, last: boolean): string => {
+  const decode = (bytes: Uint8Array): string => {
     try {
       const text = decoder.decode(bytes);
-      return lineNo === 1 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+      return line === 1 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
     } catch (cause) {
-      throw new StreamError(lineNo, last ? 'body is not valid UTF-8 (or ends inside a character)' : 'body is not valid UTF-8', { cause, endpoint });
+      throw new StreamError(line, ended ? 'body is not valid UTF-8 (or ends inside a character)' : 'body is not valid UTF-8', { cause, endpoint });
     }
   };
 
-  /** The item of one line, or {@link BLANK}. */
-  const parseLine = (text: string, lineNo: number, last: boolean): T | typeof BLANK => {
+  /** The item of the line {@link line}, or {@link BLANK}. */
+  const parseLine = (bytes: Uint8Array): T | typeof BLANK => {
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = parse ? parse(bytes, decode) : JSON.parse(decode(bytes));
     } catch (cause) {
+      if (cause instanceof DlaasError) throw cause;
+      const text = decode(bytes);
       if (isBlank(text)) return BLANK;
-      const msg = last && looksUnterminated(text) ? 'the stream ended inside a JSON value (truncated body)' : `not valid JSON: ${excerptOf(text, 60)}`;
-      throw new StreamError(lineNo, msg, { cause, endpoint });
+      const msg = ended && looksUnterminated(text) ? 'the stream ended inside a JSON value (truncated body)' : `not valid JSON: ${excerptOf(text, 60)}`;
+      throw new StreamError(line, msg, { cause, endpoint });
     }
     if (!map) return value as T;
     try {
-      return map(value, lineNo);
+      return map(value, line);
     } catch (cause) {
       if (cause instanceof DlaasError) throw cause;
-      throw new StreamError(lineNo, `invalid item: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, endpoint });
+      throw new StreamError(line, `invalid item: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, endpoint });
     }
   };
+
+  /**
+   * The items of a line begun in earlier chunks (`head`, if any) and of the lines in `bytes[from..=last]`
+   * (`bytes[last]` is a newline), parsed one by one as they are asked for. A bad line ends them and
+   * is kept in {@link failure}.
+   */
+  function* itemsOf(head: Uint8Array | undefined, bytes: Uint8Array, from: number, last: number): Generator<T, void, undefined> {
+    try {
+      if (head) {
+        line++;
+        const item = parseLine(head);
+        if (item !== BLANK) yield item;
+      }
+      for (let start = from; start <= last; ) {
+        const nl = bytes.indexOf(10, start);
+        line++;
+        if (nl - start > maxLineBytes) throw tooLong(line);
+        const item = nl === start ? BLANK : parseLine(bytes.subarray(start, nl));
+        start = nl + 1;
+        if (item !== BLANK) yield item;
+      }
+    } catch (error) {
+      failure = error;
+    }
+  }
 
   try {
     for (;;) {
@@ -130,42 +173,23 @@ export async function* ndjsonBatches<T = unknown>(source: NdjsonSource, options:
         pendingBytes += bytes.length;
         continue;
       }
-      const batch: T[] = [];
-      let failure: unknown;
-      try {
-        let from = 0;
-        if (pendingBytes > 0) {
-          // The line begun in earlier chunks ends here.
-          const nl = bytes.indexOf(10);
-          if (pendingBytes + nl > maxLineBytes) throw tooLong(line + 1);
-          pending.push(bytes.subarray(0, nl));
-          const joined = concat(pending, pendingBytes + nl);
-          pending = [];
-          pendingBytes = 0;
-          from = nl + 1;
-          line++;
-          const item = joined.length === 0 ? BLANK : parseLine(decode(joined, line, false), line, false);
-          if (item !== BLANK) batch.push(item);
-        }
-        // Every other line that ends in this chunk, decoded at once: a newline byte never occurs
-        // inside a UTF-8 sequence, so the block is complete. It stops before a line that is too long.
-        const over = last - from > maxLineBytes ? overlongLine(bytes, from, last, maxLineBytes) : -1;
-        const end = over < 0 ? last + 1 : over;
-        const text = from >= end ? '' : decode(bytes.subarray(from, end), line + 1, false);
-        let start = 0;
-        for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-          line++;
-          const lineText = text.slice(start, nl);
-          start = nl + 1;
-          if (lineText.length === 0) continue;
-          const item = parseLine(lineText, line, false);
-          if (item !== BLANK) batch.push(item);
-        }
-        if (over >= 0) throw tooLong(line + 1);
-      } catch (error) {
-        failure = error;
+      let head: Uint8Array | undefined;
+      let from = 0;
+      if (pendingBytes > 0) {
+        // The line begun in earlier chunks ends here.
+        const nl = bytes.indexOf(10);
+        if (pendingBytes + nl > maxLineBytes) throw tooLong(line + 1);
+        pending.push(bytes.subarray(0, nl));
+        head = concat(pending, pendingBytes + nl);
+        pending = [];
+        pendingBytes = 0;
+        from = nl + 1;
       }
-      if (batch.length > 0) yield batch;
+      // `bytes` stays unread by the reader until the batch is done: no read() happens meanwhile.
+      const batch = itemsOf(head, bytes, from, last);
+      yield batch;
+      // What a consumer left of the batch (normally nothing) is still parsed, for its errors.
+      for (const item of batch) void item;
       if (failure !== undefined) throw failure;
       if (last + 1 < bytes.length) {
         if (bytes.length - last - 1 > maxLineBytes) throw tooLong(line + 1);
@@ -175,8 +199,9 @@ export async function* ndjsonBatches<T = unknown>(source: NdjsonSource, options:
     }
     done = true;
     if (pendingBytes > 0) {
+      ended = true;
       line++;
-      const item = parseLine(decode(concat(pending, pendingBytes), line, true), line, true);
+      const item = parseLine(concat(pending, pendingBytes));
       if (item !== BLANK) yield [item];
     }
   } finally {
@@ -197,16 +222,6 @@ function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
     at += p.length;
   }
   return out;
-}
-
-/** Byte offset of the first line in `bytes[from..last]` (which ends with a newline) longer than `max` bytes, or -1. */
-function overlongLine(bytes: Uint8Array, from: number, last: number, max: number): number {
-  for (let start = from; start <= last; ) {
-    const nl = bytes.indexOf(10, start);
-    if (nl - start > max) return start;
-    start = nl + 1;
-  }
-  return -1;
 }
 
 function isBlank(s: string): boolean {

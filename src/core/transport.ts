@@ -30,9 +30,15 @@ import {
   type ServiceName,
 } from './errors.js';
 import { sleep } from './abort.js';
-import { DEFAULT_MAX_LINE_BYTES, ndjsonBatches } from './ndjson.js';
+import { DEFAULT_MAX_LINE_BYTES, ndjsonBatches, type NdjsonOptions } from './ndjson.js';
 import { tokenMayGoTo, toTokenProvider, type TokenProvider, type TokenSource } from './token.js';
 import { validate, validator, type Schema } from './validate.js';
+
+/**
+ * @internal How a streamed listing's lines become items: a schema (each line `JSON.parse`d, then
+ * validated), or, for lines the SDK reshapes, a function giving `parse` and `map` for an endpoint.
+ */
+export type LineReader<T> = Schema<T> | ((endpoint: string) => Pick<NdjsonOptions<T>, 'parse' | 'map'>);
 
 /** HTTP methods the SDK uses. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'MOVE' | 'MKCOL' | 'PROPFIND' | 'OPTIONS';
@@ -180,6 +186,28 @@ function stripSecrets(headers: Record<string, string> | undefined): Record<strin
   return Object.fromEntries(Object.entries(headers).filter(([k]) => !SECRET_HEADER.test(k)));
 }
 const IDEMPOTENT = new Set<HttpMethod>(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+const setImmediateFn = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+const immediate = (): Promise<void> => new Promise((resolve) => void setImmediateFn?.(resolve));
+
+/**
+ * Let the runtime handle what has already happened before a request that is sent only once goes
+ * out: the timers that fell due (a server's keep-alive timeout when it runs in this process) and the
+ * I/O already received (a server's FIN on an idle keep-alive connection). Node's fetch (undici)
+ * learns that a pooled connection was closed only when the event loop runs, and its idle timer for
+ * that connection counts the loop's turns, not the time that passed. So after the loop was blocked
+ * for longer than the server's keep-alive timeout (seconds of synchronous work, a busy machine), a
+ * request sent right away went out on the dead connection and failed with `ECONNRESET` or "other
+ * side closed", and a POST is not sent again (issue #17). Between two `setImmediate`s the loop runs
+ * its timers and polls I/O at least once, so the closed connection is destroyed (undici then opens
+ * a new one); they cost microseconds. Browsers keep their connections outside the page's event loop
+ * (and have no `setImmediate`): nothing to wait for there.
+ */
+async function afterPendingEvents(): Promise<void> {
+  if (typeof setImmediateFn !== 'function') return;
+  await immediate();
+  await immediate();
+}
 
 /**
  * Shared HTTP transport for one service.
@@ -399,8 +427,12 @@ export class Transport {
       throw new InvalidArgumentError('baseUrl', `${this.service} ${spec.method} ${url.host}: credentials are sent only over https (plain http only to loopback); use the https:// URL of ${url.host}`);
     }
     let token = useAuth ? await this.#token(false, spec.signal) : undefined;
+    // Only idempotent requests are sent again after a network error (by ky): one that is not must not
+    // leave on a pooled connection the server already closed (see afterPendingEvents).
+    const sentOnce = !(spec.idempotent ?? IDEMPOTENT.has(spec.method)) || !replayable;
     for (let attempt = 0; ; attempt++) {
       try {
+        if (sentOnce) await afterPendingEvents();
         return await this.#send(spec, url, token);
       } catch (error) {
         const mapped = mapError(error, ctx, spec, this.#options.timeout);
@@ -474,7 +506,7 @@ export class Transport {
    * Stream an NDJSON (`application/x-json-stream`) listing as an async iterable. Each line is
    * validated with `schema`. The request starts on the first `next()`; `break` cancels it.
    */
-  ndjson<T>(spec: RequestSpec & { idleTimeout?: number | undefined }, schema?: Schema<T>): AsyncIterable<T> {
+  ndjson<T>(spec: RequestSpec & { idleTimeout?: number | undefined }, schema?: LineReader<T>): AsyncIterable<T> {
     const batches = this.ndjsonBatches(spec, schema);
     return {
       async *[Symbol.asyncIterator]() {
@@ -484,7 +516,7 @@ export class Transport {
   }
 
   /** @internal {@link Transport.ndjson} one body chunk at a time (see `ndjsonBatches`): what listings iterate. */
-  ndjsonBatches<T>(spec: RequestSpec & { idleTimeout?: number | undefined }, schema?: Schema<T>): AsyncIterable<T[]> {
+  ndjsonBatches<T>(spec: RequestSpec & { idleTimeout?: number | undefined }, reader?: LineReader<T>): AsyncIterable<Iterable<T>> {
     const endpoint = endpointOf(spec);
     const self = this;
     return {
@@ -501,7 +533,7 @@ export class Transport {
           maxLineBytes: self.#maxLineBytes,
           request: { service: self.service, method: spec.method, url },
           onCancel: () => controller.abort(),
-          ...(schema ? { map: validator(schema, endpoint) } : {}),
+          ...(typeof reader === 'function' ? reader(endpoint) : reader ? { map: validator(reader, endpoint) } : {}),
         });
       },
     };

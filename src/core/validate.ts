@@ -36,6 +36,14 @@ export function validator<T>(schema: Schema<T>, endpoint: string): (value: unkno
   return (value, line) => (check !== null && check(value) ? (value as T) : validateSlow(schema, value, endpoint, line === undefined ? undefined : `line ${line}`));
 }
 
+/**
+ * @internal `schema`'s fast check alone: `true` when zod would accept the value and return it
+ * unchanged; `false` when zod would not, or might not (then {@link validate} decides).
+ */
+export function quickCheck(schema: Schema<unknown>): (value: unknown) => boolean {
+  return checkerOf(schema) ?? (() => false);
+}
+
 function validateSlow<T>(schema: Schema<T>, value: unknown, endpoint: string, where: string | undefined): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;

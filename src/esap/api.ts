@@ -17,23 +17,43 @@ import { validate, type Schema } from '../core/validate.js';
 import { EsapNoProfileError, EsapSessionExpiredError, type EsapAuthMode, type NoProfileReason } from './errors.js';
 import { parseJson } from './json.js';
 
-const nstr = z.optional(z.nullable(z.string()));
-
 /** @internal A user profile as ESAP serialises it (list `results[n]`, detail and PATCH answers). */
-export const ProfileSchema = z.looseObject({
-  user_name: z.string(),
-  full_name: nstr,
-  user_email: nstr,
-  oidc_id_token: nstr,
-  oidc_access_token: nstr,
-  id_token_expiration: nstr,
-  shopping_cart: z.array(z.unknown()),
-});
-/** @internal */
-export type ProfileWire = z.infer<typeof ProfileSchema>;
+export interface ProfileWire {
+  user_name: string;
+  full_name?: string | null | undefined;
+  user_email?: string | null | undefined;
+  oidc_id_token?: string | null | undefined;
+  oidc_access_token?: string | null | undefined;
+  id_token_expiration?: string | null | undefined;
+  shopping_cart: unknown[];
+  [key: string]: unknown;
+}
 
 /** ESAP's pagination wrapper (`query.my_pagination.CustomPagination`). */
-const PageSchema = z.looseObject({ count: z.optional(z.number()), results: z.array(z.unknown()) });
+interface PageWire {
+  count?: number | undefined;
+  results: unknown[];
+  [key: string]: unknown;
+}
+
+/** The response schemas, built on first use (not when the module loads: a program may never call ESAP). */
+function makeSchemas(): { profile: Schema<ProfileWire>; page: Schema<PageWire> } {
+  const nstr = z.optional(z.nullable(z.string()));
+  return {
+    profile: z.looseObject({
+      user_name: z.string(),
+      full_name: nstr,
+      user_email: nstr,
+      oidc_id_token: nstr,
+      oidc_access_token: nstr,
+      id_token_expiration: nstr,
+      shopping_cart: z.array(z.unknown()),
+    }),
+    page: z.looseObject({ count: z.optional(z.number()), results: z.array(z.unknown()) }),
+  };
+}
+let schemas: ReturnType<typeof makeSchemas> | undefined;
+const schemasOf = (): ReturnType<typeof makeSchemas> => (schemas ??= makeSchemas());
 
 const PROFILES = 'accounts/user-profiles/';
 const JSON_TYPE = 'application/json';
@@ -62,9 +82,9 @@ export class EsapApi {
   /** `GET accounts/user-profiles/` → `results[0]`, or {@link EsapNoProfileError} for an empty list. */
   async readProfile(opts?: CallOptions): Promise<ProfileWire> {
     const spec: RequestSpec = { method: 'GET', path: PROFILES, accept: JSON_TYPE, ...callSpec(opts) };
-    const page = await this.#json(spec, PageSchema, (v) => (v as { results?: unknown[] } | null)?.results?.forEach(registerProfileSecrets));
+    const page = await this.#json(spec, schemasOf().page, (v) => (v as { results?: unknown[] } | null)?.results?.forEach(registerProfileSecrets));
     if (page.results.length === 0) throw new EsapNoProfileError(NO_PROFILE[this.authMode], this.authMode);
-    return validate(ProfileSchema, page.results[0], endpointOf(spec), 'results[0]');
+    return validate(schemasOf().profile, page.results[0], endpointOf(spec), 'results[0]');
   }
 
   /** `PATCH accounts/user-profiles/{user_name}/` with the whole cart; `items` are bare JSON texts. */
@@ -72,7 +92,7 @@ export class EsapApi {
     const body = `{"shopping_cart":[${items.join(',')}]}`;
     const spec: RequestSpec = { method: 'PATCH', path: path`accounts/user-profiles/${userName}/`, body, headers: { 'Content-Type': JSON_TYPE }, accept: JSON_TYPE, ...callSpec(opts) };
     try {
-      return await this.#json(spec, ProfileSchema, registerProfileSecrets);
+      return await this.#json(spec, schemasOf().profile, registerProfileSecrets);
     } catch (error) {
       if (error instanceof NotFoundError) throw new EsapNoProfileError('profile-not-visible', this.authMode, userName);
       throw error;

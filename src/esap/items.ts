@@ -304,17 +304,22 @@ function accessUrlOf(record: JsonValue | undefined): { accessUrl?: string } {
   return {};
 }
 
-const idSchema = z.union([z.string(), z.number(), z.bigint()]);
-const SCHEMAS = {
-  objectRecord: z.looseObject({ record: z.record(z.string(), z.unknown()) }),
-  rowRecord: z.looseObject({ record: z.array(z.unknown()) }),
-  zooniverse: z.looseObject({
-    catalog: z.enum(['project', 'workflow']),
-    project_id: idSchema,
-    workflow_id: z.optional(idSchema),
-    category: z.enum(['classifications', 'subjects']),
-  }),
-};
+/** The item schemas, built on first use (not when the module loads). */
+function makeSchemas() {
+  const idSchema = z.union([z.string(), z.number(), z.bigint()]);
+  return {
+    objectRecord: z.looseObject({ record: z.record(z.string(), z.unknown()) }),
+    rowRecord: z.looseObject({ record: z.array(z.unknown()) }),
+    zooniverse: z.looseObject({
+      catalog: z.enum(['project', 'workflow']),
+      project_id: idSchema,
+      workflow_id: z.optional(idSchema),
+      category: z.enum(['classifications', 'subjects']),
+    }),
+  };
+}
+let schemas: ReturnType<typeof makeSchemas> | undefined;
+const schemasOf = (): ReturnType<typeof makeSchemas> => (schemas ??= makeSchemas());
 
 function checkSchema(schema: z.ZodMiniType, item: JsonObject): Found<true> {
   const r = schema.safeParse(item);
@@ -359,18 +364,18 @@ function decodeItem(item: JsonObject): Found<Decoded> {
     case 'apertif':
     case 'astron_vo':
     case 'multi_query': {
-      const c = checkSchema(SCHEMAS.objectRecord, item);
+      const c = checkSchema(schemasOf().objectRecord, item);
       return 'ok' in c ? { ok: { kind: archive, record: item.record as JsonObject, ...accessUrlOf(item.record) } as Decoded } : c;
     }
     case 'vo_reg':
     case 'samp': {
-      const c = checkSchema(SCHEMAS.rowRecord, item);
+      const c = checkSchema(schemasOf().rowRecord, item);
       if (!('ok' in c)) return c;
       const record = item.record as readonly JsonValue[];
       return { ok: { kind: archive, record, urls: record.map(httpUrl).filter((u): u is string => u !== undefined) } as Decoded };
     }
     case 'zooniverse': {
-      const c = checkSchema(SCHEMAS.zooniverse, item);
+      const c = checkSchema(schemasOf().zooniverse, item);
       if (!('ok' in c)) return c;
       const { catalog, project_id, workflow_id, category } = item as { catalog: 'project' | 'workflow'; project_id: string | number | bigint; workflow_id?: string | number | bigint; category: 'classifications' | 'subjects' };
       if (catalog === 'workflow' && workflow_id === undefined) return { field: 'workflow_id', problem: 'is missing (a workflow item needs one)' };

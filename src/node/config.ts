@@ -257,13 +257,13 @@ async function findConfigFile(env: Env, configFile: string | false | undefined):
   if (configFile === false) return undefined;
   if (configFile !== undefined) return { path: configFile, doc: await readJson(configFile) };
   const dirs = [env.JUPYTER_CONFIG_DIR ?? join(env.HOME ?? homedir(), '.jupyter'), '/usr/local/etc/jupyter', '/etc/jupyter'];
-  for (const dir of dirs) {
-    for (const name of ['jupyter_server_config.json', 'jupyter_notebook_config.json']) {
-      const path = join(dir, name);
-      if (!(await exists(path))) continue;
-      const doc = await readJson(path);
-      if (doc.RucioConfig && typeof doc.RucioConfig === 'object') return { path, doc };
-    }
+  const paths = dirs.flatMap((dir) => ['jupyter_server_config.json', 'jupyter_notebook_config.json'].map((name) => join(dir, name)));
+  // Asked all at once (each is a round trip to the thread pool), then read in order of precedence.
+  const present = await Promise.all(paths.map(exists));
+  for (const [i, path] of paths.entries()) {
+    if (!present[i]) continue;
+    const doc = await readJson(path);
+    if (doc.RucioConfig && typeof doc.RucioConfig === 'object') return { path, doc };
   }
   return undefined;
 }

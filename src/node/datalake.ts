@@ -4,10 +4,10 @@
  */
 import { join } from 'node:path';
 import { createDataLake as createFromOptions, type DataLake, type DataLakeOptions } from '../datalake.js';
-import { loadDataLakeConfig, type DataLakeConfig, type LoadDataLakeConfigOptions } from './config.js';
+import type { DataLakeConfig, LoadDataLakeConfigOptions } from './config.js';
+import { resolveNodeLake } from './datalake-core.js';
 import { fileSink, statFile } from './file-sink.js';
 import { nodeStorageHttp } from './storage-http.js';
-import { wlcgDiscovery } from './sources.js';
 import { workerHashing } from './hash-workers.js';
 import type { Hashing } from '../staging/hashing.js';
 import type { StorageHttp } from '../staging/http.js';
@@ -57,15 +57,13 @@ export interface ConfiguredDataLake extends DataLake {
  * ```
  */
 export async function createDataLake(options: NodeDataLakeOptions = {}): Promise<ConfiguredDataLake> {
-  const env = options.env ?? process.env;
-  const config = await loadDataLakeConfig(env, { requireToken: options.auth?.token === undefined, ...(options.fetch ? { fetch: options.fetch } : {}), ...options.config });
-  const storage = options.auth?.storageToken === undefined && !options.auth?.storageTokenExchange ? await discoveredStorageToken(env, options.config?.uid, config.sources.token) : undefined;
+  const { env, config, rucio, auth } = await resolveNodeLake(options);
   const downloadDir = options.downloadDir ?? env.DLAAS_DOWNLOAD_DIR ?? join(process.cwd(), 'dlaas-data');
   const lake = createFromOptions({
     ...options,
-    rucio: options.rucio ?? config.rucio,
+    rucio,
     ...(options.esap ?? config.esapUrl ? { esap: options.esap ?? { baseUrl: config.esapUrl as string } } : {}),
-    auth: { ...(config.token ? { token: config.token, source: config.sources.token } : {}), ...(storage ? { storageToken: storage, storageSource: storage.source } : {}), ...options.auth },
+    auth,
     staging: {
       ...(config.destinationRse ? { destinationRse: config.destinationRse } : {}),
       ...(config.rseMountPath ? { rseMountPath: config.rseMountPath } : {}),
@@ -81,18 +79,4 @@ export async function createDataLake(options: NodeDataLakeOptions = {}): Promise
     },
   });
   return Object.assign(lake, { config }) as ConfiguredDataLake;
-}
-
-/**
- * A WLCG bearer token found by discovery, for storage, when the Rucio token is not that same token.
- * None found (or a file refused as unsafe) leaves storage to the fallback.
- */
-async function discoveredStorageToken(env: Record<string, string | undefined>, uid: number | undefined, rucioSource: string | undefined) {
-  const wlcg = wlcgDiscovery({ env, ...(uid !== undefined ? { uid } : {}) });
-  try {
-    await wlcg.getToken();
-  } catch {
-    return undefined;
-  }
-  return wlcg.source === rucioSource ? undefined : wlcg;
 }

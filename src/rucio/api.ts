@@ -5,7 +5,7 @@
  * @module
  */
 import { listingOfBatches, type Listing } from '../core/listing.js';
-import { callSpec, type CallOptions, type QueryValue, type StreamCallOptions, type Transport } from '../core/transport.js';
+import { callSpec, type CallOptions, type LineReader, type QueryValue, type StreamCallOptions, type Transport } from '../core/transport.js';
 import type { Schema } from '../core/validate.js';
 
 const NDJSON = 'application/x-json-stream';
@@ -33,8 +33,8 @@ export class RucioApi {
   }
 
   /** NDJSON listing via a POST that only reads (retried like a GET). */
-  listPost<T>(path: string, schema: Schema<T>, json: unknown, opts?: StreamCallOptions): Listing<T> {
-    return listingOfBatches(() => this.data.ndjsonBatches({ method: 'POST', path, json, accept: NDJSON, idempotent: true, idleTimeout: opts?.idleTimeout, ...callSpec(opts) }, schema));
+  listPost<T>(path: string, reader: LineReader<T>, json: unknown, opts?: StreamCallOptions): Listing<T> {
+    return listingOfBatches(() => this.data.ndjsonBatches({ method: 'POST', path, json, accept: NDJSON, idempotent: true, idleTimeout: opts?.idleTimeout, ...callSpec(opts) }, reader));
   }
 
   /** A JSON document via GET. */

@@ -53,7 +53,7 @@ export interface RucioClientOptions {
  *
  * const rucio = new RucioClient({ baseUrl: 'https://rucio.example.org', account: 'jdoe', token: process.env.RUCIO_ACCESS_TOKEN });
  * console.log(await rucio.ping());
- * for await (const r of rucio.replicas.list([parseDid('lofar:L123456')])) console.log(r.name, Object.keys(r.pfns));
+ * for await (const r of rucio.replicas.list([parseDid('lofar:L123456')])) console.log(r.name, r.replicas.map((p) => p.pfn));
  * ```
  */
 export class RucioClient {

@@ -7,6 +7,7 @@ import { batchesOf, Listing, listingOfBatches } from '../core/listing.js';
 import type { CallOptions, StreamCallOptions } from '../core/transport.js';
 import { chunks, type RucioApi } from './api.js';
 import { MissingDidsError } from './errors.js';
+import { replicaLines } from './listed-replicas.js';
 import {
   BAD_REPLICA_STATE_CODE,
   BadReplicaSchema,
@@ -15,7 +16,6 @@ import {
   DidInfoSchema,
   NotDeclaredSchema,
   REPLICA_STATE_CODE,
-  ReplicaSchema,
   StringArraySchema,
   SuspiciousReplicaArraySchema,
   type BadReplica,
@@ -285,8 +285,7 @@ function stateCode(state: string, field: string): string {
  * @example
  * ```ts
  * for await (const r of rucio.replicas.list([parseDid('lofar:L123456')], { schemes: ['davs', 'https'] })) {
- *   const best = Object.entries(r.pfns).sort(([, a], [, b]) => a.priority - b.priority)[0];
- *   console.log(r.name, best?.[0]);
+ *   console.log(r.name, r.replicas[0]?.pfn); // the best PFN (replicas are sorted by priority)
  * }
  * ```
  */
@@ -298,8 +297,13 @@ export class Replicas {
    * List the replicas of files (collections are expanded by the server) with `POST /replicas/list`,
    * streamed. Large DID sets are split into batches of `batchSize`, requested one after another.
    *
+   * Each file comes with `replicas`, its PFNs best first (`{ pfn, rse, priority, … }`), read from the
+   * server's `pfns` map as the line is parsed, and lines are parsed as the loop asks for them: memory
+   * stays flat however many files are listed. `r.pfns` still gives that map (made when first read),
+   * and `JSON.stringify(r)` the line as the server sent it.
+   *
    * By default only AVAILABLE replicas are listed: a file given by name whose replicas are all in
-   * other states (e.g. declared BAD) still gets a line, with empty `pfns`, `rses` and `states`. A DID
+   * other states (e.g. declared BAD) still gets a line, with empty `replicas`, `rses` and `states`. A DID
    * that does not exist gets nothing, and no error (the server answers 200 with an empty body);
    * `missing: 'error'` checks for those.
    * @throws {@link MissingDidsError} with `missing: 'error'`, after the last replica, for DIDs that do not exist.
@@ -334,9 +338,8 @@ export class Replicas {
       const unnamed: Did[] = [];
       for (const batch of chunks(clean, size)) {
         const named = new Set<string>();
-        for await (const items of batchesOf(api.listPost('replicas/list', ReplicaSchema, { dids: batch.map((d) => ({ scope: d.scope, name: d.name })), ...base }, options))) {
-          if (check) for (const r of items) named.add(formatDid(r));
-          yield items;
+        for await (const items of batchesOf(api.listPost('replicas/list', replicaLines, { dids: batch.map((d) => ({ scope: d.scope, name: d.name })), ...base }, options))) {
+          yield check ? noting(items, named) : items;
         }
         if (check) unnamed.push(...batch.filter((d) => !named.has(formatDid(d))));
       }
@@ -564,6 +567,14 @@ export class Replicas {
   /** Replicas of a dataset per RSE, with completeness (`GET …/datasets`). */
   datasetReplicas(did: Did, options: StreamCallOptions & { deep?: boolean } = {}): Listing<DatasetReplica> {
     return this.api.list(`replicas/${didPath(toDid(did))}/datasets`, DatasetReplicaSchema, { deep: options.deep ? 'True' : undefined }, options);
+  }
+}
+
+/** The items of a (lazy) batch, their DIDs noted as they pass. */
+function* noting(items: Iterable<Replica>, named: Set<string>): Generator<Replica, void, undefined> {
+  for (const r of items) {
+    named.add(formatDid(r));
+    yield r;
   }
 }
 

@@ -91,8 +91,7 @@ export const DidMetaSchema = z.record(z.string(), z.unknown());
 /** DID metadata. */
 export type DidMeta = Record<string, unknown>;
 
-/** One PFN's details in a replica listing. */
-export const PfnInfoSchema = z.looseObject({
+const pfnInfoFields = {
   rse_id: str,
   rse: str,
   type: str,
@@ -100,27 +99,49 @@ export const PfnInfoSchema = z.looseObject({
   domain: str,
   priority: num,
   client_extract: z.boolean(),
-});
+};
+/** One PFN's details in a replica listing. */
+export const PfnInfoSchema = z.looseObject(pfnInfoFields);
 /** Where one PFN lives and how it ranks. */
 export type PfnInfo = z.infer<typeof PfnInfoSchema>;
 
-/** `POST /replicas/list` (NDJSON). */
-export const ReplicaSchema = z.looseObject({
-  scope: str,
-  name: str,
-  bytes: nnum,
-  md5: opt(nstr),
-  adler32: opt(nstr),
-  pfns: z.record(z.string(), PfnInfoSchema),
+/** A listed file's fields before and after its `pfns` (zod returns a loose object's fields in shape order). */
+const fileFields = { scope: str, name: str, bytes: nnum, md5: opt(nstr), adler32: opt(nstr) };
+const locationFields = {
   rses: z.record(z.string(), z.array(z.string())),
   states: opt(z.record(z.string(), known<ReplicaState>())),
   parents: opt(z.array(z.string())),
-});
+};
+/** `POST /replicas/list` (NDJSON): a line as the server sends it. `replicas.list` yields {@link Replica}s. */
+export const ReplicaSchema = z.looseObject({ ...fileFields, pfns: z.record(z.string(), PfnInfoSchema), ...locationFields });
+
+/** One PFN of a listed file (an entry of {@link Replica}`.replicas`): its URL, where it lives and how it ranks. */
+export const ReplicaPfnSchema = z.looseObject({ pfn: str, ...pfnInfoFields });
+/** One PFN of a listed file: the URL (`pfn`), its RSE, and its `priority` (1 = best). */
+export type ReplicaPfn = z.infer<typeof ReplicaPfnSchema>;
+
+/** @internal A file of `POST /replicas/list` as `replicas.list` yields it: `pfns` read into `replicas`. */
+export const ListedReplicaSchema = z.looseObject({ ...fileFields, replicas: z.array(ReplicaPfnSchema), ...locationFields });
+
 /**
- * A file with its replicas: `pfns` (PFN → details, `priority` 1 = best), `rses` (RSE → PFNs) and
- * `states` (RSE → state). A file without replicas has empty maps and no `states`.
+ * A file with its replicas, as `replicas.list` yields it: `replicas` (each PFN with its RSE and
+ * details, best first: `priority` 1), `rses` (RSE → PFNs) and `states` (RSE → state). A file
+ * without replicas has empty `replicas` and maps, and no `states`.
+ *
+ * `pfns` is the server's own map (PFN → details), made from `replicas` on first access (it is not
+ * an own property: `{ ...r }` leaves it out), and `JSON.stringify(r)` writes the line as the
+ * server sent it, with `pfns` and without `replicas`.
+ *
+ * @example
+ * ```ts
+ * for await (const r of rucio.replicas.list(dids)) console.log(r.name, r.replicas[0]?.pfn); // the best PFN
+ * const wire = JSON.parse(JSON.stringify(r)); // { scope, name, …, pfns: { [pfn]: { rse, priority, … } }, rses, states }
+ * ```
  */
-export type Replica = z.infer<typeof ReplicaSchema>;
+export type Replica = z.infer<typeof ListedReplicaSchema> & {
+  /** The server's map of the PFNs (PFN → details), in `replicas`' order; made on first access. */
+  readonly pfns: Record<string, PfnInfo>;
+};
 
 /** `GET /replicas/{scope}/{name}/datasets`. */
 export const DatasetReplicaSchema = z.looseObject({

@@ -1027,7 +1027,7 @@ export class Files {
     let found: { sources: { pfn: string; rse: string | undefined }[]; bytes: number | null; adler32: string | null } | undefined;
     for await (const rep of this.#o.rucio.replicas.list([did], { schemes: options.schemes ?? READ_SCHEMES, ...(options.rse_expression ? { rse_expression: options.rse_expression } : {}), signal })) {
       if (rep.scope !== did.scope || rep.name !== did.name) continue;
-      const sources = orderSources(rep, prefer).filter(isHttpPfn).map((pfn) => ({ pfn, rse: rep.pfns[pfn]?.rse }));
+      const sources = orderSources(rep, prefer).filter(isHttpPfn).map((pfn) => ({ pfn, rse: rep.replicas.find((r) => r.pfn === pfn)?.rse }));
       found = { sources, bytes: rep.bytes ?? null, adler32: rep.adler32 ?? null };
     }
     if (!found || found.sources.length === 0) throw new DlaasError(`no available replica of ${formatDid(did)} that can be read over https/davs${options.rse_expression ? ` on ${options.rse_expression}` : ''}`, {}, ErrorCode.notFound);

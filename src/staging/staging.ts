@@ -460,7 +460,7 @@ export class Staging {
         refused.push({ did, status: 'FAILED', bytes: rep.bytes, verified: [], attempts: 0, error: error as DlaasError });
         continue;
       }
-      const sourceRses = Object.fromEntries(Object.entries(rep.pfns).map(([pfn, info]) => [pfn, info.rse]));
+      const sourceRses = Object.fromEntries(rep.replicas.map(({ pfn, rse }) => [pfn, rse]));
       tasks.push({ did, bytes: rep.bytes, adler32: rep.adler32 ?? null, md5: rep.md5 ?? null, sources: orderSources(rep, prefer), relPath, sourceRses });
     }
     for (const u of urls) tasks.push({ did: undefined, url: u.url, bytes: u.bytes ?? null, adler32: null, md5: null, sources: [u.url], relPath: urlRelativePath(u) });
@@ -609,15 +609,15 @@ async function sumOkLocks(rucio: RucioClient, ruleId: string, sizes: ReadonlyMap
  * for await (const rep of rucio.replicas.list([did], { schemes: ['davs', 'https'] })) console.log(orderSources(rep, ['SITE_B']));
  * ```
  */
-export function orderSources(rep: Replica, preferRses: readonly string[]): string[] {
+export function orderSources(rep: Pick<Replica, 'replicas' | 'states'>, preferRses: readonly string[]): string[] {
   const rank = (rse: string) => {
     const i = preferRses.indexOf(rse);
     return i < 0 ? preferRses.length : i;
   };
-  return Object.entries(rep.pfns)
-    .filter(([pfn, info]) => isHttpPfn(pfn) && (rep.states?.[info.rse] ?? 'AVAILABLE') === 'AVAILABLE')
-    .sort(([, a], [, b]) => rank(a.rse) - rank(b.rse) || a.priority - b.priority)
-    .map(([pfn]) => pfn);
+  return rep.replicas
+    .filter(({ pfn, rse }) => isHttpPfn(pfn) && (rep.states?.[rse] ?? 'AVAILABLE') === 'AVAILABLE')
+    .sort((a, b) => rank(a.rse) - rank(b.rse) || a.priority - b.priority)
+    .map(({ pfn }) => pfn);
 }
 
 function isUrlSource(s: unknown): s is { url: string; name?: string; bytes?: number } {

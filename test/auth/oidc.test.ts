@@ -164,11 +164,26 @@ describe('device authorization grant (RFC 8628)', () => {
     expect(denied).toBeInstanceOf(OAuthError);
     expect((denied as OAuthError).oauthCode).toBe('access_denied');
 
+    // The pause between polls is made impossible to outwait: the device authorization answer is
+    // rewritten to ask for a one-day interval (and a code valid for two). Only an interrupted pause
+    // lets the promise settle; a pause that ignored the signal would keep the test waiting.
+    const DAY_S = 86_400;
+    const patient: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      if (!res.ok || !(res.headers.get('content-type') ?? '').includes('json')) return res;
+      const body = (await res.json()) as Record<string, unknown>;
+      if (typeof body.device_code === 'string') Object.assign(body, { interval: DAY_S, expires_in: 2 * DAY_S });
+      return new Response(JSON.stringify(body), { status: res.status, statusText: res.statusText, headers: res.headers });
+    };
     const ac = new AbortController();
-    const started = Date.now();
-    const aborted = cliClient().deviceLogin({ onPrompt: () => void setTimeout(() => ac.abort(), 20), signal: ac.signal });
+    const asked: number[] = [];
+    const aborted = cliClient(memoryStore(), { fetch: patient }).deviceLogin({
+      // A macrotask after the prompt: the SDK is inside its pause by then (it starts it right after onPrompt).
+      onPrompt: (p) => void (asked.push(p.interval), setTimeout(() => ac.abort(), 0)),
+      signal: ac.signal,
+    });
     expect(await errorOf(aborted)).toBeInstanceOf(AbortError);
-    expect(Date.now() - started).toBeLessThan(2000); // the 5 s pause was interrupted
+    expect(asked).toEqual([DAY_S]); // the one-day pause was in force, and was interrupted
 
     const clock = fakeClock();
     const expiring = cliClient(memoryStore(), { now: clock.now });

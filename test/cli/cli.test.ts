@@ -21,7 +21,7 @@ beforeAll(async () => {
   requireBuild();
   lake = await startLocalLake({ conveyorMs: 100 });
   work = mkdtempSync(join(tmpdir(), 'dlaas-cli-'));
-}, 60_000);
+});
 
 afterAll(async () => {
   // Nothing the CLI printed, in any test, contained the token it was given.
@@ -129,7 +129,7 @@ describe('configuration (exit 3), authentication (exit 4), remote failures (exit
     const dead = await dlaas(['whoami', '--host', 'http://127.0.0.1:9'], envOf());
     expect(dead.code).toBe(5);
     expect(dead.stderr).toMatch(/DLAAS|could not|connect/i);
-  }, 30_000);
+  });
 });
 
 describe('login, whoami, logout', () => {
@@ -161,7 +161,7 @@ describe('login, whoami, logout', () => {
     expect(out.stdout).toMatch(/Logged out/);
     expect(existsSync(store)).toBe(false);
     expect((await dlaas(['whoami'], env)).code).toBe(4);
-  }, 60_000);
+  });
 
   it('a denied login → 4', async () => {
     const env = envOf({ token: false, home: mkdtempSync(join(work, 'deny-')) });
@@ -171,7 +171,7 @@ describe('login, whoami, logout', () => {
     const r = await login.done;
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/access_denied/);
-  }, 60_000);
+  });
 
   it('whoami with the hub token: account and token claims, as text and JSON', async () => {
     const text = await dlaas(['whoami']);
@@ -207,7 +207,7 @@ describe('basket ls | add | rm', () => {
     expect(again.stderr).toMatch(/is not in the basket/);
     expect((await dlaas(['basket', 'rm', '--index', '9'])).code).toBe(1);
     expect(lake.emulator.esap.basket('jdoe')).toHaveLength(3);
-  }, 30_000);
+  });
 });
 
 describe('ls, replicas', () => {
@@ -256,7 +256,7 @@ describe('replicas declare-bad: a corrupt replica found by stage, declared, no l
     const again = await dlaas(args, asRoot);
     expect(again.code).toBe(1);
     expect(again.stdout).toContain('not declared: PIC-DCACHE: user.jdoe:cli-corrupt.fits Already declared');
-  }, 30_000);
+  });
 });
 
 describe('rule add | show | wait | rm | ls', () => {
@@ -278,20 +278,20 @@ describe('rule add | show | wait | rm | ls', () => {
     const rm = await dlaas(['rule', 'rm', rule!.id]);
     expect(rm.code).toBe(0);
     expect(rm.stdout).toMatch(new RegExp(`Rule ${rule!.id} will expire at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC: Rucio deletes rules softly`));
-  }, 30_000);
+  });
 
   it('rule add --wait follows the new rule to OK', async () => {
     const r = await dlaas(['rule', 'add', 'km3net:dac21_arca_tracks', '--rse', 'DESY-DCACHE', '--wait', '--poll-interval', '50']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/[0-9a-f]{32} +km3net:dac21_arca_tracks +DESY-DCACHE +OK +1\/1/);
-  }, 30_000);
+  });
 });
 
 describe('rules that do not finish (a lake whose transfers wait)', () => {
   let still: LocalLake;
   beforeAll(async () => {
     still = await startLocalLake({ conveyorMs: 0 });
-  }, 60_000);
+  });
   afterAll(() => still?.close());
   const env = () => ({ ...still.env({ RUCIO_ACCESS_TOKEN: still.token }), HOME: work });
 
@@ -305,7 +305,7 @@ describe('rules that do not finish (a lake whose transfers wait)', () => {
     const timeout = await dlaas(['rule', 'wait', b!.id, '--timeout', '1', '--poll-interval', '100', '--json'], env());
     expect(timeout.code).toBe(1);
     expect(JSON.parse(timeout.stderr)).toMatchObject({ error: { code: 'FAILED', message: expect.stringMatching(/still REPLICATING after 1 s/), exit: 1 } });
-  }, 30_000);
+  });
 });
 
 describe('stage', () => {
@@ -318,7 +318,7 @@ describe('stage', () => {
     const paths = [...r.stdout.matchAll(/(\/\S+\/lofar\/[0-9a-f]{2}\/[0-9a-f]{2}\/L802012_SB00\d_uv\.vis)/g)].map((m) => m[1]!);
     expect(paths).toHaveLength(4);
     for (const p of paths) expect(p.startsWith(lake.mountDir)).toBe(true);
-  }, 30_000);
+  });
 
   it('--basket --mode download --dest: DIDs and access URLs, verified, into the directory (JSON manifest)', async () => {
     const dest = mkdtempSync(join(work, 'dest-'));
@@ -332,14 +332,14 @@ describe('stage', () => {
       if (f.did) expect(f.verified).toEqual(['size', 'adler32']);
     }
     expect(m.files.filter((f) => f.url).map((f) => f.path.split('/').pop()).sort()).toEqual(['3C196_cutout.fits', '3C196_rms.fits']);
-  }, 30_000);
+  });
 
   it('--basket in replica mode stages the Rucio items and says which URL items it skipped', async () => {
     const r = await dlaas(['stage', '--basket', '--poll-interval', '50']);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('2 basket item(s) with access URLs skipped in replica mode');
     expect(r.stdout).toMatch(/\(lofar:L802012_3C196 → CERN-EOS\): OK, reused/);
-  }, 30_000);
+  });
 
   it('exit 1 when files cannot be staged', async () => {
     await lake.emulator.seedDataset({ scope: 'user.jdoe', name: 'ghost', files: [{ name: 'ghost_1.dat', content: 'no replica anywhere' }] });
@@ -347,7 +347,7 @@ describe('stage', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/user\.jdoe:ghost_1\.dat +NOT_AVAILABLE/);
     expect(r.stderr).toMatch(/staging ended NOT_AVAILABLE: 1 of 1 files not available/);
-  }, 30_000);
+  });
 });
 
 describe('upload', () => {
@@ -370,7 +370,7 @@ describe('upload', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/user\.jdoe:a\.txt +SKIPPED/);
     expect(again.stderr).toMatch(/upload [█░]{24} 1\/1 files \| a\.txt SKIPPED/);
-  }, 30_000);
+  });
 
   it('an RSE that does not exist is a remote failure', async () => {
     const dir = mkdtempSync(join(work, 'up-bad-'));

@@ -21,7 +21,7 @@ beforeAll(async () => {
   lake = await startLocalLake({ conveyorMs: 100 });
   work = mkdtempSync(join(tmpdir(), 'dlaas-cli-files-'));
   await lake.emulator.seedDataset({ scope: 'user.jdoe', name: 'cat-files', rse: 'SARA-DCACHE', files: [{ name: 'data.bin', content }] });
-}, 60_000);
+});
 afterAll(async () => {
   await lake?.close();
   if (work) rmSync(work, { recursive: true, force: true });
@@ -60,5 +60,5 @@ describe('dlaas cat / head', () => {
     const missing = await dlaas(['head', 'user.jdoe:nope.bin']);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain('no available replica of user.jdoe:nope.bin');
-  }, 60_000);
+  });
 });

@@ -141,5 +141,5 @@ describe('dlaas lake', () => {
     child.kill('SIGINT');
     expect(await done).toBe(0);
     for (const p of [port, oidcPort, voPort]) expect(await listening(`http://127.0.0.1:${p}`)).toBe(false);
-  }, 60_000);
+  });
 });

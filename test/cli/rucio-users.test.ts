@@ -19,7 +19,7 @@ beforeAll(async () => {
   requireBuild();
   lake = await startLocalLake({ conveyorMs: 100 });
   work = mkdtempSync(join(tmpdir(), 'dlaas-cli-users-'));
-}, 60_000);
+});
 
 afterAll(async () => {
   for (const o of outputs) expect(o).not.toContain(lake.token);
@@ -51,7 +51,7 @@ describe('Rucio errors name what they are about', () => {
     const bad = await dlaas(['rule', 'add', 'lofar:L802012_3C196', '--rse', 'NOWHERE&&(']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('the RSE expression "NOWHERE&&(" is not valid or matches no RSE (InvalidRSEExpression');
-  }, 30_000);
+  });
 
   it('an unknown DID is "operation failed" (exit 1), naming the DID', async () => {
     const r = await dlaas(['rule', 'add', 'lofar:no-such-observation', '--rse', 'PIC-DCACHE']);
@@ -60,7 +60,7 @@ describe('Rucio errors name what they are about', () => {
     const rep = await dlaas(['replicas', 'lofar:no-such-observation', '--json']);
     expect(rep.code).toBe(1);
     expect(JSON.parse(rep.stderr)).toMatchObject({ error: { code: 'DLAAS_NOT_FOUND', exit: 1, message: expect.stringContaining('lofar:no-such-observation') } });
-  }, 30_000);
+  });
 
   it('a failed upload names the failed step once', async () => {
     const dir = mkdtempSync(join(work, 'up-bad-'));
@@ -73,7 +73,7 @@ describe('Rucio errors name what they are about', () => {
     expect(line).toMatch(/FAILED/);
     expect(line.match(/"transfer"|transfer:/g)).toHaveLength(1);
     expect(r.stderr).toContain('dlaas: error: 1 of 1 uploads failed');
-  }, 30_000);
+  });
 });
 
 /** A JWT-shaped token that expired at `exp` (never sent anywhere: it is refused before that). */
@@ -106,7 +106,7 @@ describe('tokens', () => {
     expect(j.code).toBe(0);
     expect(j.stderr).toBe('');
     expect(json(j)).toMatchObject({ account: 'jdoe', token_source: `dlaas login (${lake.issuer})` });
-  }, 60_000);
+  });
 });
 
 describe('input checks before any work', () => {
@@ -132,7 +132,7 @@ describe('input checks before any work', () => {
     const ok = await dlaas(['stage', 'lofar:L802012_3C196', '--mode', 'download', '--dest', fresh]);
     expect(ok.code).toBe(0);
     expect(readdirSync(fresh).length).toBeGreaterThan(0);
-  }, 60_000);
+  });
 
   it('a directory to upload is refused without --recursive, and recursed with it', async () => {
     const dir = mkdtempSync(join(work, 'up-dir-'));
@@ -152,7 +152,7 @@ describe('input checks before any work', () => {
     const clash = await dlaas(['upload', 'results', '-r', '--scope', 'user.jdoe', '--rse', 'PIC-DCACHE'], envOf(), dir);
     expect(clash.code).toBe(2);
     expect(clash.stderr).toMatch(/would both be user\.jdoe:r1\.txt/);
-  }, 60_000);
+  });
 });
 
 describe('the verbs Rucio users reach for', () => {
@@ -165,7 +165,7 @@ describe('the verbs Rucio users reach for', () => {
     const j = await dlaas(['download', 'lofar:L802012_3C196', '--dest', dest, '--json']);
     expect(json<{ mode: string; totals: { files: number; skipped: number } }>(j)).toMatchObject({ mode: 'download', totals: { files: 4, skipped: 4 } });
     expect((await dlaas(['download', '--help'])).stdout).not.toMatch(/^ +--mode\b/m);
-  }, 60_000);
+  });
 
   it('list-files, list-content (and --json)', async () => {
     const files = await dlaas(['list-files', 'lofar:L802012_3C196']);
@@ -177,7 +177,7 @@ describe('the verbs Rucio users reach for', () => {
     expect(content.code).toBe(0);
     expect(json<{ type: string }[]>(content).every((c) => c.type === 'FILE')).toBe(true);
     expect((await dlaas(['list-files', 'lofar:nothing-here'])).code).toBe(1);
-  }, 30_000);
+  });
 
   it('set-metadata, then get-metadata shows it (and --json)', async () => {
     const set = await dlaas(['set-metadata', 'lofar:L802012_3C196', '--key', 'run_number', '--value', '802012']);
@@ -188,7 +188,7 @@ describe('the verbs Rucio users reach for', () => {
     expect(get.stdout).toMatch(/^run_number +802012$/m);
     expect(json<Record<string, unknown>>(await dlaas(['get-metadata', 'lofar:L802012_3C196', '--json']))).toMatchObject({ run_number: 802012, scope: 'lofar', name: 'L802012_3C196' });
     expect((await dlaas(['set-metadata', 'lofar:L802012_3C196', '--key', 'run_number'])).stderr).toContain('--value VALUE is required');
-  }, 30_000);
+  });
 
   it('list-rses, with an expression, with --attributes (and --json)', async () => {
     const all = await dlaas(['list-rses']);
@@ -202,7 +202,7 @@ describe('the verbs Rucio users reach for', () => {
     const bad = await dlaas(['list-rses', '--expression', 'NOWHERE&&(']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('the RSE expression "NOWHERE&&(" is not valid or matches no RSE');
-  }, 30_000);
+  });
 
   it('rule update --lifetime; short rule ids wherever they are printed; rule rm says the rule will expire, and when', async () => {
     const [rule] = json<{ id: string }[]>(await dlaas(['rule', 'add', 'km3net:dac21_arca_tracks', '--rse', 'PIC-DCACHE', '--json']));
@@ -227,7 +227,7 @@ describe('the verbs Rucio users reach for', () => {
     const rm = await dlaas(['rule', 'rm', short]);
     expect(rm.code).toBe(0);
     expect(rm.stdout).toMatch(new RegExp(`^Rule ${rule!.id} will expire at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC: Rucio deletes rules softly`, 'm'));
-  }, 60_000);
+  });
 
   it('--verbose says which Rucio, account and token; on failure every cause', async () => {
     const who = await dlaas(['whoami', '--verbose']);
@@ -237,7 +237,7 @@ describe('the verbs Rucio users reach for', () => {
     expect(dead.code).toBe(5);
     expect(dead.stderr).toContain('dlaas: error: rucio GET /accounts/whoami: port 9 of 127.0.0.1:9 is one fetch refuses to use ("bad port"); use another port');
     expect(dead.stderr).toMatch(/caused by: NetworkError: .*\n {2}caused by: TypeError: fetch failed\n {2}caused by: Error: bad port/);
-  }, 30_000);
+  });
 });
 
 describe('help', () => {
@@ -261,7 +261,7 @@ describe('help', () => {
     expect(stage).toMatch(/--mode MODE +replica \(a rule to the mounted RSE\) or download \(default RUCIO_MODE/);
     expect(stage).toMatch(/--poll-interval MS +first rule poll interval in milliseconds, ≥ 10 \(default 2000/);
     expect((await dlaas(['rule', 'ls', '--help'])).stdout).toMatch(/--state STATE +only rules in this state: REPLICATING, OK, STUCK/);
-  }, 60_000);
+  });
 });
 
 describe('output that says what is true', () => {
@@ -274,13 +274,13 @@ describe('output that says what is true', () => {
     expect(ls.code).toBe(0);
     expect(ls.stdout).toMatch(/user\.jdoe:open-ds +DATASET +3 +/);
     expect(json<{ name: string; length: number }[]>(await dlaas(['ls', 'user.jdoe:open-ds', '--json']))).toMatchObject([{ name: 'open-ds', length: 3 }]);
-  }, 30_000);
+  });
 
   describe('with transfers that wait', () => {
     let still: LocalLake;
     beforeAll(async () => {
       still = await startLocalLake({ conveyorMs: 0 });
-    }, 60_000);
+    });
     afterAll(() => still?.close());
 
     it('rule wait --timeout: says the rule carries on, and how to follow it (exit 1)', async () => {
@@ -292,7 +292,7 @@ describe('output that says what is true', () => {
       expect(r.stderr).toContain(`it carries on without us — follow it with \`dlaas rule wait ${rule!.id.slice(0, 8)}\` or \`dlaas rule show ${rule!.id.slice(0, 8)}\``);
       // The short id printed works.
       expect(json<{ id: string }>(await dlaas(['rule', 'show', rule!.id.slice(0, 8), '--json'], env)).id).toBe(rule!.id);
-    }, 30_000);
+    });
   });
 });
 
@@ -304,7 +304,7 @@ describe('progress', () => {
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('download '));
     expect(lines.at(-1)).toMatch(/^download [█░]{24} 100% \| ([\d.]+ [kMG]?B) of \1 \| 4\/4 files \| (-|[\d.]+ [kMG]?B\/s) \| ETA 0 ms$/);
     for (const n of [1, 2, 3]) expect(lines.some((l) => l.includes(`| ${n}/4 files |`))).toBe(true);
-  }, 30_000);
+  });
 
   it('upload: files done of all, the file, bytes done of all, rate and time left', async () => {
     const dir = mkdtempSync(join(work, 'up-progress-'));
@@ -315,7 +315,7 @@ describe('progress', () => {
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('upload '));
     expect(lines.at(-1)).toMatch(/^upload [█░]{24} 2\/2 files \| p[12]\.txt OK \| 2\.00 kB of 2\.00 kB \| [\d.]+ [kMG]?B\/s \| ETA 0 ms$/);
     expect(lines.some((l) => /1\/2 files \| p[12]\.txt OK \| (1\.50 kB|500 B) of 2\.00 kB \| [\d.]+ [kMG]?B\/s \| ETA \d/.test(l))).toBe(true);
-  }, 30_000);
+  });
 
   it("a rule bar starts from the rule's real lock counts", async () => {
     const [rule] = json<{ id: string }[]>(await dlaas(['rule', 'add', 'lofar:L802012_3C196', '--rse', 'DESY-DCACHE', '--wait', '--poll-interval', '50', '--json']));
@@ -325,5 +325,5 @@ describe('progress', () => {
     const bars = w.stderr.split('\n').filter((l) => l.startsWith('rule '));
     expect(bars.length).toBeGreaterThan(0);
     for (const l of bars) expect(l).toMatch(/ 4\/4 locks \| OK$/);
-  }, 30_000);
+  });
 });

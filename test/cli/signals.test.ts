@@ -232,7 +232,7 @@ beforeAll(async () => {
   await lake.emulator.seedDataset({ scope: SCOPE, name: DATASET, rse: 'SARA-DCACHE', files: [...content].map(([name, c]) => ({ name, content: c })) });
   sara = lake.emulator.storage.get('SARA-DCACHE')!;
   hold = holdTransfers(sara);
-}, 60_000);
+});
 
 afterAll(async () => {
   hold?.restore();

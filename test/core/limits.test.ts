@@ -250,10 +250,10 @@ describe('invalid UTF-8 from the server (real HTTP on 127.0.0.1)', () => {
     const err = await (async () => {
       for await (const e of rucio.dids.content(parseDid('user.jdoe:ds'))) seen.push(e.name);
     })().catch((e: unknown) => e);
-    // Both lines came in one chunk, decoded as one block: the whole block is refused.
-    expect(seen).toEqual([]);
+    // Each line is decoded on its own: the good line before the bad one is delivered.
+    expect(seen).toEqual(['ok']);
     expect(err).toBeInstanceOf(StreamError);
-    expect(err).toMatchObject({ code: ErrorCode.stream });
+    expect(err).toMatchObject({ code: ErrorCode.stream, line: 2 });
     expect((err as Error).message).toContain('not valid UTF-8');
   });
 

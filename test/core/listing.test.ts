@@ -65,16 +65,45 @@ describe('listingOfBatches', () => {
     expect((err as Error).message).toBe('boom');
   });
 
-  it('batchesOf passes arrays through, and wraps a plain listing item by item', async () => {
+  it('batchesOf passes batches through, and wraps a plain listing item by item', async () => {
     const { open } = source([[1, 2], [3]]);
-    const arrays: (readonly number[])[] = [];
+    const arrays: Iterable<number>[] = [];
     for await (const b of batchesOf(listingOfBatches(open))) arrays.push(b);
     expect(arrays).toEqual([[1, 2], [3]]);
     const plain = new Listing(async function* () {
       yield* [7, 8];
     });
-    const wrapped: (readonly number[])[] = [];
+    const wrapped: Iterable<number>[] = [];
     for await (const b of batchesOf(plain)) wrapped.push(b);
     expect(wrapped).toEqual([[7], [8]]);
+  });
+
+  it('takes lazy single-pass batches: an item is made when it is asked for, and each batch is done before the next is pulled', async () => {
+    const made: number[] = [];
+    let pulls = 0;
+    const lazy = (from: number, to: number) =>
+      (function* () {
+        for (let i = from; i < to; i++) {
+          made.push(i);
+          yield i;
+        }
+      })();
+    const open = () =>
+      (async function* () {
+        pulls++;
+        yield lazy(0, 3);
+        pulls++;
+        yield lazy(3, 5);
+      })();
+    const it = listingOfBatches(open)[Symbol.asyncIterator]();
+    expect(await it.next()).toEqual({ value: 0, done: false });
+    expect(made).toEqual([0]);
+    expect(await it.next()).toEqual({ value: 1, done: false });
+    expect(made).toEqual([0, 1]);
+    await it.next();
+    expect(pulls).toBe(1);
+    expect(await it.next()).toEqual({ value: 3, done: false });
+    expect(pulls).toBe(2);
+    expect(await listingOfBatches(open).toArray()).toEqual([0, 1, 2, 3, 4]);
   });
 });

@@ -150,35 +150,62 @@ describe('Transport', () => {
     expect(calls).toBe(3);
   });
 
-  it('times out a stalled attempt with TimeoutError', async () => {
-    server.use(http.get(`${BASE}slow`, async () => (await new Promise((r) => setTimeout(r, 2000)), HttpResponse.json({}))));
-    const t = new Transport({ service: 'rucio', baseUrl: BASE, retry: { limit: 0 } });
-    const started = Date.now();
-    const err = await t.json({ method: 'GET', path: 'slow', timeout: 100 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TimeoutError);
-    expect((err as TimeoutError).code).toBe(ErrorCode.timeout);
-    expect(Date.now() - started).toBeLessThan(1500);
+  it('times out a stalled attempt with TimeoutError (the server never answers: only the attempt timeout can end the call)', async () => {
+    // The handler never answers while the test runs, and the transport's own default timeout is off,
+    // so the call can settle only through the per-call `timeout`: a slow machine cannot fake it.
+    let release!: () => void;
+    const never = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    server.use(http.get(`${BASE}slow`, async () => (calls++, await never, HttpResponse.json({}))));
+    try {
+      const t = new Transport({ service: 'rucio', baseUrl: BASE, retry: { limit: 0 }, timeout: false });
+      const err = await t.json({ method: 'GET', path: 'slow', timeout: 100 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TimeoutError);
+      expect((err as TimeoutError).code).toBe(ErrorCode.timeout);
+      expect((err as TimeoutError).timeoutMs).toBe(100);
+      expect(calls).toBe(1); // a stalled attempt is not retried
+    } finally {
+      release();
+    }
   });
 
-  it('enforces a total timeout across retries', async () => {
-    server.use(http.get(`${BASE}flaky`, () => new HttpResponse('x', { status: 503, headers: { 'Retry-After': '5' } })));
+  it('enforces a total timeout across retries (Retry-After 5 s against a 300 ms total: no second attempt)', async () => {
+    let calls = 0;
+    server.use(http.get(`${BASE}flaky`, () => (calls++, new HttpResponse('x', { status: 503, headers: { 'Retry-After': '5' } }))));
     const t = new Transport({ service: 'rucio', baseUrl: BASE, retry: { limit: 5 } });
-    const started = Date.now();
-    await expect(t.json({ method: 'GET', path: 'flaky', totalTimeout: 300 })).rejects.toBeInstanceOf(TimeoutError);
-    expect(Date.now() - started).toBeLessThan(2000);
+    const err = await t.json({ method: 'GET', path: 'flaky', totalTimeout: 300 }).catch((e: unknown) => e);
+    // Without the total timeout the transport would wait 5 s and try again (6 attempts, then the
+    // 503 as a ServerError): a TimeoutError after exactly one attempt is the total timeout's doing.
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err).not.toBeInstanceOf(ServerError);
+    expect(calls).toBe(1);
   });
 
   it('aborts with AbortError, before sending and in flight', async () => {
-    server.use(http.get(`${BASE}hang`, async () => (await new Promise((r) => setTimeout(r, 5000)), HttpResponse.json({}))));
-    const t = new Transport({ service: 'rucio', baseUrl: BASE });
-    const pre = new AbortController();
-    pre.abort();
-    await expect(t.json({ method: 'GET', path: 'hang', signal: pre.signal })).rejects.toBeInstanceOf(AbortError);
-    const c = new AbortController();
-    setTimeout(() => c.abort(), 50);
-    const err = await t.json({ method: 'GET', path: 'hang', signal: c.signal }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(AbortError);
-    expect((err as AbortError).code).toBe(ErrorCode.aborted);
+    // The handler never answers while the test runs (and the default timeout is off): only the abort can end the call.
+    let release!: () => void;
+    const never = new Promise<void>((r) => (release = r));
+    let arrived!: () => void;
+    const inFlight = new Promise<void>((r) => (arrived = r));
+    let calls = 0;
+    server.use(http.get(`${BASE}hang`, async () => (calls++, arrived(), await never, HttpResponse.json({}))));
+    try {
+      const t = new Transport({ service: 'rucio', baseUrl: BASE, timeout: false });
+      const pre = new AbortController();
+      pre.abort();
+      await expect(t.json({ method: 'GET', path: 'hang', signal: pre.signal })).rejects.toBeInstanceOf(AbortError);
+      expect(calls).toBe(0); // nothing was sent
+      const c = new AbortController();
+      const pending = t.json({ method: 'GET', path: 'hang', signal: c.signal }).catch((e: unknown) => e);
+      await inFlight; // the request reached the server
+      c.abort();
+      const err = await pending;
+      expect(err).toBeInstanceOf(AbortError);
+      expect((err as AbortError).code).toBe(ErrorCode.aborted);
+      expect(calls).toBe(1); // not retried
+    } finally {
+      release();
+    }
   });
 
   it('on 401 asks a refreshable provider for a fresh token exactly once and retries', async () => {
@@ -259,6 +286,8 @@ describe('Transport', () => {
   it('streams NDJSON lazily and cancels the request on break', async () => {
     let pulled = 0;
     let cancelled = false;
+    let onCancel!: () => void;
+    const cancelledAt = new Promise<void>((r) => (onCancel = r));
     server.use(
       http.get(`${BASE}stream`, () => {
         const enc = new TextEncoder();
@@ -269,6 +298,7 @@ describe('Transport', () => {
           },
           cancel() {
             cancelled = true;
+            onCancel();
           },
         });
         return new HttpResponse(body, { headers: { 'Content-Type': 'application/x-json-stream' } });
@@ -281,9 +311,11 @@ describe('Transport', () => {
       if (got.length === 5) break;
     }
     expect(got).toEqual([1, 2, 3, 4, 5].map((i) => ({ i })));
-    await new Promise((r) => setTimeout(r, 50));
+    // The server's body is cancelled (awaited as an event: a body that is never cancelled times the test out).
+    await cancelledAt;
     expect(cancelled).toBe(true);
     const pulledAtCancel = pulled;
+    // Nothing is pulled after the cancel (a check that something does not happen: a busy machine cannot break it).
     await new Promise((r) => setTimeout(r, 100));
     expect(pulled).toBe(pulledAtCancel);
   });

@@ -47,7 +47,7 @@ describe('npm run demo', () => {
     expect(o).toContain('✓ Demo complete');
     checkFits(new Uint8Array(readFileSync(join(out, 'L802012_3C196_dirty.fits'))));
     checkPng(new Uint8Array(readFileSync(join(out, 'L802012_3C196_dirty.png'))));
-  }, 90_000);
+  });
 
   it('runs the same code against the Data Lake the environment names', async () => {
     const lake = await startLocalLake({ conveyorMs: 100 });
@@ -64,14 +64,14 @@ describe('npm run demo', () => {
     } finally {
       await lake.close();
     }
-  }, 90_000);
+  });
 
   it('exits 1 when a step fails (an unreachable Rucio)', async () => {
     const r = await runNode([demo, '--out', join(work, 'dead')], { env: { HOME: work, RUCIO_BASE_URL: 'http://127.0.0.1:9/', RUCIO_ACCESS_TOKEN: 'not-a-real-token', ESAP_URL: 'http://127.0.0.1:9/' }, cwd: work });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/✗ Demo failed: DLAAS_CONNECTION/);
     expect(r.stdout + r.stderr).not.toContain('not-a-real-token');
-  }, 60_000);
+  });
 
   it('rejects unknown options', async () => {
     const r = await runNode([demo, '--bogus'], { env: { HOME: work }, cwd: work });

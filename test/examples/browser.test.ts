@@ -74,7 +74,7 @@ describe('examples/esap-frontend', () => {
       expect(await page.locator('tr[data-index="2"] td').nth(2).textContent()).toBe(`${lake.voUrl}/vo/lotss-dr2/3C196_cutout.fits`);
 
       await row.getByRole('button', { name: 'Replicate to CERN-EOS' }).click();
-      await row.locator('td.rules', { hasText: / OK @ CERN-EOS$/ }).waitFor({ timeout: 20_000 });
+      await row.locator('td.rules', { hasText: / OK @ CERN-EOS$/ }).waitFor({ timeout: 60_000 });
       expect([...lake.emulator.rucio.fileReplicas()].filter((x) => x.did.scope === 'lofar' && x.rse === 'CERN-EOS' && x.state === 'AVAILABLE')).toHaveLength(4);
       // The tokens were used, never kept in the page.
       const everything = await page.evaluate(() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.documentElement.outerHTML);
@@ -82,7 +82,7 @@ describe('examples/esap-frontend', () => {
     } finally {
       await context.close();
     }
-  }, 60_000);
+  });
 
   it('without an ESAP session the page says so', async () => {
     const context = await browser.newContext();
@@ -94,7 +94,7 @@ describe('examples/esap-frontend', () => {
     } finally {
       await context.close();
     }
-  }, 30_000);
+  });
 });
 
 describe('examples/browser-extension', () => {
@@ -107,7 +107,7 @@ describe('examples/browser-extension', () => {
       args: [...CHROMIUM_ARGS, `--disable-extensions-except=${extDir}`, `--load-extension=${extDir}`],
       env: browserEnv(),
     });
-  }, 60_000);
+  });
   afterAll(() => context?.close());
 
   it('logs in from the popup (device flow), then shows the basket and the state of its rules', async () => {
@@ -115,31 +115,31 @@ describe('examples/browser-extension', () => {
     const rucio = new RucioClient({ baseUrl: lake.url, token: lake.token });
     const [rule] = await rucio.rules.create({ dids: [{ scope: 'lofar', name: 'L802012_3C196' }], copies: 1, rse_expression: 'DESY-DCACHE', lifetime: 3600 });
     let [sw] = context.serviceWorkers();
-    sw ??= await context.waitForEvent('serviceworker', { timeout: 15_000 });
+    sw ??= await context.waitForEvent('serviceworker', { timeout: 60_000 });
     const id = new URL(sw.url()).host;
     // Settings, as the options page would store them.
     await sw.evaluate((cfg) => (globalThis as unknown as { chrome: { storage: { local: { set(v: object): Promise<void> } } } }).chrome.storage.local.set({ config: cfg }), { rucioUrl: lake.url, esapUrl: lake.url, issuer: lake.issuer, clientId: lake.clientId });
     const popup = await context.newPage();
     await popup.goto(`chrome-extension://${id}/popup.html`);
     await popup.getByRole('button', { name: 'Log in' }).click();
-    await popup.locator('#code', { hasText: /^[A-Z]{4}-[A-Z]{4}$/ }).waitFor({ timeout: 15_000 });
+    await popup.locator('#code', { hasText: /^[A-Z]{4}-[A-Z]{4}$/ }).waitFor({ timeout: 60_000 });
     const code = (await popup.locator('#code').textContent())!.trim();
     expect(code).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
     expect(await popup.locator('#verify').getAttribute('href')).toContain(`${lake.issuer}/device`);
     await lake.approve(code);
-    await popup.locator('#who', { hasText: 'jdoe' }).waitFor({ timeout: 20_000 });
+    await popup.locator('#who', { hasText: 'jdoe' }).waitFor({ timeout: 60_000 });
     const row = popup.locator('tr[data-did="lofar:L802012_3C196"]');
     await row.waitFor();
     expect(await row.locator('td.rules').textContent()).toMatch(new RegExp(`${rule!.slice(0, 8)}… (REPLICATING|OK) @ DESY-DCACHE`));
-    // The rule progresses (the lake's transfers run); "Refresh" shows it OK.
-    await new Promise((r) => setTimeout(r, 1500));
+    // The rule progresses (the lake's transfers run); once it is OK, "Refresh" shows it OK.
+    await rucio.rules.waitFor(rule!, { pollInterval: 50, maxPollInterval: 200 });
     await popup.getByRole('button', { name: 'Refresh' }).click();
-    await row.locator('td.rules', { hasText: `${rule!.slice(0, 8)}… OK @ DESY-DCACHE` }).waitFor({ timeout: 10_000 });
+    await row.locator('td.rules', { hasText: `${rule!.slice(0, 8)}… OK @ DESY-DCACHE` }).waitFor({ timeout: 60_000 });
     expect(await popup.locator('tbody tr').count()).toBe(3);
     // The session survives the popup: a new popup shows the basket without logging in again.
     const again = await context.newPage();
     await again.goto(`chrome-extension://${id}/popup.html`);
-    await again.locator('tr[data-did="lofar:L802012_3C196"]').waitFor({ timeout: 10_000 });
+    await again.locator('tr[data-did="lofar:L802012_3C196"]').waitFor({ timeout: 60_000 });
     expect(await again.locator('#who').textContent()).toContain('jdoe');
-  }, 90_000);
+  });
 });

@@ -17,7 +17,7 @@ beforeAll(async () => {
   requireBuild();
   lake = await startLocalLake({ conveyorMs: 100 });
   work = mkdtempSync(join(tmpdir(), 'dlaas-examples-'));
-}, 60_000);
+});
 
 afterAll(async () => {
   await lake?.close();
@@ -65,7 +65,7 @@ describe('lofar-image-roundtrip.ts', () => {
     const ruleId = /rule ([0-9a-f]{32}) on user\.jdoe:L802012_images → CERN-EOS: OK/.exec(r.stdout)?.[1];
     expect(ruleId).toBeDefined();
     expect(r.stdout).toMatch(/upload +2 files → user\.jdoe:L802012_images, rule [0-9a-f]{32} OK/);
-  }, 60_000);
+  });
 
   it('exits 1 with the reason when the basket holds no Rucio item', async () => {
     const cwd = dir('lofar-empty');
@@ -79,7 +79,7 @@ describe('lofar-image-roundtrip.ts', () => {
     } finally {
       lake.emulator.esap.setBasket(lake.account, saved);
     }
-  }, 30_000);
+  });
 
   it('exits 1 when the token is refused, without printing it', async () => {
     const bad = `${lake.token.slice(0, -8)}AAAAAAAA`;
@@ -87,7 +87,7 @@ describe('lofar-image-roundtrip.ts', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/DLAAS_UNAUTHENTICATED/);
     expect(r.stdout + r.stderr).not.toContain(bad);
-  }, 30_000);
+  });
 });
 
 describe('cms-download-process-upload.ts', () => {
@@ -107,7 +107,7 @@ describe('cms-download-process-upload.ts', () => {
     expect(r.stdout).toMatch(new RegExp(`rule [0-9a-f]{32} keeps ${dataset} on CERN-EOS`));
     await lake.emulator.sync();
     expect(new TextDecoder().decode(lake.emulator.rucio.bytes('user.jdoe:Run2012B_DoubleMuParked_dimuon_summary.json', 'CERN-EOS'))).toContain('"z_peak_gev"');
-  }, 60_000);
+  });
 });
 
 describe('atlas-open-data-replicate.ts', () => {
@@ -123,13 +123,13 @@ describe('atlas-open-data-replicate.ts', () => {
     const again = await runNode([example('atlas-open-data-replicate.ts'), 'ATLAS_OD_EDU:data16_13TeV_2lep', 'DESY-DCACHE'], { env: hubEnv(), cwd: dir('atlas2') });
     expect(again.code).toBe(0);
     expect(again.stdout).toContain(`Reusing rule ${id}`);
-  }, 60_000);
+  });
 
   it('exits 1 for an RSE expression that matches nothing', async () => {
     const r = await runNode([example('atlas-open-data-replicate.ts'), 'ATLAS_OD_EDU:data16_13TeV_2lep', 'NO-SUCH-RSE'], { env: hubEnv(), cwd: dir('atlas-bad') });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/NO-SUCH-RSE/);
-  }, 30_000);
+  });
 });
 
 describe('cta-km3net-combine.ts', () => {
@@ -146,7 +146,7 @@ describe('cta-km3net-combine.ts', () => {
       expect(Number(row[3])).toBeGreaterThan(5); // every source is a clear CTA detection
       expect(Number(row[4])).toBeGreaterThan(0); // and has KM3NeT tracks on source
     }
-  }, 60_000);
+  });
 });
 
 describe('vo-basket-items.ts', () => {
@@ -163,7 +163,7 @@ describe('vo-basket-items.ts', () => {
     expect(lake.voRequests.slice(before).map((q) => q.path).sort()).toEqual(['/vo/lotss-dr2/3C196_cutout.fits', '/vo/lotss-dr2/3C196_rms.fits']);
     const cutout = checkFits(new Uint8Array(readFileSync(join(cwd, 'vo-results', 'data', 'urls', '3C196_cutout.fits'))));
     expect(cutout.header.OBJECT).toBe('3C196');
-  }, 60_000);
+  });
 
   // A third-party archive must not receive the user's Data Lake token.
   it('does not send the Data Lake token to the VO archive', async () => {
@@ -173,5 +173,5 @@ describe('vo-basket-items.ts', () => {
     const requests = lake.voRequests.slice(before);
     expect(requests.length).toBeGreaterThan(0);
     expect(requests.every((q) => !q.authorization)).toBe(true);
-  }, 60_000);
+  });
 });

@@ -66,7 +66,7 @@ export function start(args: string[], options: { env: Record<string, string>; cw
     get stderr() {
       return stderr;
     },
-    waitFor(re, timeoutMs = 20_000) {
+    waitFor(re, timeoutMs = 60_000) {
       return new Promise((res, rej) => {
         const m = (stdout + stderr).match(re);
         if (m) return res(m);

@@ -84,11 +84,11 @@ describe('examples/esap-frontend against dlaas lake', () => {
       expect(await row.locator('td').allTextContents()).toEqual(['1', 'rucio', 'lofar:L802012_3C196', 'DATASET', '4', 'SARA-DCACHE (4/4)', 'none', 'Replicate to CERN-EOS']);
       expect(await page.locator('tr[data-index="2"] td').nth(2).textContent()).toBe(`${lake.info.voUrl}/vo/lotss-dr2/3C196_cutout.fits`);
       await row.getByRole('button', { name: 'Replicate to CERN-EOS' }).click();
-      await row.locator('td.rules', { hasText: / OK @ CERN-EOS$/ }).waitFor({ timeout: 30_000 });
+      await row.locator('td.rules', { hasText: / OK @ CERN-EOS$/ }).waitFor({ timeout: 60_000 });
     } finally {
       await context.close();
     }
-  }, 90_000);
+  });
 });
 
 describe('examples/browser-extension against dlaas lake', () => {
@@ -101,28 +101,28 @@ describe('examples/browser-extension against dlaas lake', () => {
       args: [...CHROMIUM_ARGS, `--disable-extensions-except=${extDir}`, `--load-extension=${extDir}`],
       env: browserEnv(),
     });
-  }, 60_000);
+  });
   afterAll(() => context?.close());
 
   it('logs in from the popup (device flow), then shows the basket and the state of its rules', async () => {
     const env = lake.info.env;
     let [sw] = context.serviceWorkers();
-    sw ??= await context.waitForEvent('serviceworker', { timeout: 15_000 });
+    sw ??= await context.waitForEvent('serviceworker', { timeout: 60_000 });
     const id = new URL(sw.url()).host;
     // The settings of the options page, from the lake's environment.
     await sw.evaluate((cfg) => (globalThis as unknown as { chrome: { storage: { local: { set(v: object): Promise<void> } } } }).chrome.storage.local.set({ config: cfg }), { rucioUrl: env.RUCIO_BASE_URL, esapUrl: env.ESAP_URL, issuer: env.OIDC_ISSUER, clientId: env.OIDC_CLIENT_ID });
     const popup = await context.newPage();
     await popup.goto(`chrome-extension://${id}/popup.html`);
     await popup.getByRole('button', { name: 'Log in' }).click();
-    await popup.locator('#code', { hasText: /^[A-Z]{4}-[A-Z]{4}$/ }).waitFor({ timeout: 15_000 });
+    await popup.locator('#code', { hasText: /^[A-Z]{4}-[A-Z]{4}$/ }).waitFor({ timeout: 60_000 });
     const code = (await popup.locator('#code').textContent())!.trim();
     expect(await popup.locator('#verify').getAttribute('href')).toContain(`${env.OIDC_ISSUER}/device`);
     await approveDeviceInBrowser(`${env.OIDC_ISSUER}/device?user_code=${code}`, 'jdoe');
-    await popup.locator('#who', { hasText: 'jdoe' }).waitFor({ timeout: 20_000 });
+    await popup.locator('#who', { hasText: 'jdoe' }).waitFor({ timeout: 60_000 });
     const row = popup.locator('tr[data-did="lofar:L802012_3C196"]');
     await row.waitFor();
     // The rule the ESAP page made.
     expect(await row.locator('td.rules').textContent()).toMatch(/[0-9a-f]{8}… OK @ CERN-EOS/);
     expect(await popup.locator('tbody tr').count()).toBe(3);
-  }, 90_000);
+  });
 });

@@ -19,7 +19,7 @@ beforeAll(async () => {
   requireBuild();
   work = mkdtempSync(join(tmpdir(), 'dlaas-lake-examples-'));
   lake = await startLakeProcess(['--approve-logins'], work);
-}, 120_000);
+});
 
 afterAll(async () => {
   if (lake) {

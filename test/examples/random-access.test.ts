@@ -29,7 +29,7 @@ beforeAll(async () => {
   fitsSize = fits.byteLength;
   parquetSize = parquet.byteLength;
   await lake.emulator.seedDataset({ scope: 'user.jdoe', name: 'random-access', rses: ['SARA-DCACHE', 'PIC-DCACHE'], files: [{ name: 'image.fits', content: fits }, { name: 'table.parquet', content: parquet }] });
-}, 120_000);
+});
 
 afterAll(async () => {
   await lake?.close();

@@ -10,8 +10,12 @@ import type { Ledger } from '../support/reliability-ledger.js';
 
 /** Generated cases per property (the issue asks for at least 100,000). */
 export const RUNS = Number(process.env.DLAAS_FUZZ_RUNS ?? 100_000);
-/** Longest a single synchronous case may take before it counts as a hang. */
-export const SLOW_CASE_MS = 1_000;
+/**
+ * Longest a single case may take before it counts as a hang. Cases take microseconds to
+ * milliseconds; the bound is far above that so that a busy machine (or a GC pause) never trips it,
+ * while a pathological input (a hang, or exponential backtracking) still does.
+ */
+export const SLOW_CASE_MS = 10_000;
 /**
  * Wall-clock budget of one fuzz file (each file runs in its own worker): a property never runs past
  * it (but gets at least 2 s), so a slow or busy machine gets fewer cases, never a longer run.
@@ -60,7 +64,7 @@ export async function fuzzAsync<T>(ledger: Ledger, name: string, arb: fc.Arbitra
   const t0 = performance.now();
   const details = await fc.check(
     fc.asyncProperty(arb, predicate),
-    { numRuns: budget.runs ?? RUNS, interruptAfterTimeLimit: timeLimit(budget.timeLimitMs ?? 60_000), timeout: budget.caseTimeoutMs ?? 2_000, seed },
+    { numRuns: budget.runs ?? RUNS, interruptAfterTimeLimit: timeLimit(budget.timeLimitMs ?? 60_000), timeout: budget.caseTimeoutMs ?? SLOW_CASE_MS, seed },
   );
   const ms = performance.now() - t0;
   ledger.fuzz(name, details.numRuns, ms, details.interrupted);

@@ -1,12 +1,14 @@
 /**
  * A child process of `shared-session.test.ts`: restores the OIDC session of the device client from
- * a file store another process shares, waits for the common start time, then refreshes it `rounds`
- * times and prints the access tokens it got (JSON on stdout). Any failure exits non-zero.
+ * a file store another process shares, says `ready` (a line on stderr), waits for the test's `go`
+ * (a line on stdin, sent once every worker is ready: a common start that no start-up delay can
+ * spoil), then refreshes it `rounds` times and prints the access tokens it got (JSON on stdout). Any
+ * failure exits non-zero.
  *
  * Run by Node 24 directly: its type stripping runs the sources as they are, and the hook below
  * resolves their `./x.js` imports to the `./x.ts` files.
  *
- * Usage: node shared-session-worker.ts <issuer> <store path> <rounds> <start time, ms since the epoch>
+ * Usage: node shared-session-worker.ts <issuer> <store path> <rounds>
  */
 import { registerHooks } from 'node:module';
 
@@ -21,7 +23,7 @@ registerHooks({
   },
 });
 
-const [issuer = '', storePath = '', rounds = '0', startAt = '0'] = process.argv.slice(2);
+const [issuer = '', storePath = '', rounds = '0'] = process.argv.slice(2);
 const { OidcClient } = await import('../../src/auth/oidc/client.ts');
 const { fileStore } = await import('../../src/node/file-store.ts');
 
@@ -29,7 +31,9 @@ const client = new OidcClient({ issuer, clientId: 'dlaas-cli', allowInsecureLoop
 const session = await client.restoreSession();
 if (!session) throw new Error('no stored session to restore');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-await sleep(Number(startAt) - Date.now());
+process.stderr.write('ready\n');
+await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+process.stdin.destroy();
 const tokens: string[] = [];
 for (let i = 0; i < Number(rounds); i++) {
   tokens.push(await session.refresh());

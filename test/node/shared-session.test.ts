@@ -64,10 +64,19 @@ describe('a stored session shared by several processes', () => {
     const first = (await stored(store))!;
     const before = { ...grants };
 
-    // Both start from the same stored refresh token, then refresh at the same moments.
-    const startAt = Date.now() + 2_000;
-    const run = () => promisify(execFile)(NODE, [WORKER, op.issuer, storePath, String(ROUNDS), String(startAt)], { timeout: 60_000 });
-    const results = await Promise.all([run(), run()]);
+    // Both start from the same stored refresh token, then refresh at the same moments: each worker
+    // says `ready` once its session is restored, and both are told `go` together (an event, not a
+    // start time that a slow start-up could miss). The process timeout is only a hang guard.
+    const run = () => {
+      const done = promisify(execFile)(NODE, [WORKER, op.issuer, storePath, String(ROUNDS)], { timeout: 100_000 });
+      let err = '';
+      const ready = new Promise<void>((resolve) => done.child.stderr?.on('data', (d: Buffer) => void ((err += String(d)), err.includes('ready\n') && resolve())));
+      return { done, ready: Promise.race([ready, done.then(() => undefined)]), go: () => done.child.stdin?.end('go\n') };
+    };
+    const workers = [run(), run()];
+    await Promise.all(workers.map((w) => w.ready));
+    for (const w of workers) w.go();
+    const results = await Promise.all(workers.map((w) => w.done));
 
     for (const { stdout } of results) {
       const { tokens } = JSON.parse(stdout) as { tokens: string[] };
@@ -90,7 +99,7 @@ describe('a stored session shared by several processes', () => {
     // No lock or temporary file is left behind; the store stays private.
     expect(await readdir(dir)).toEqual(['tokens.json']);
     expect(JSON.parse(await readFile(storePath, 'utf8'))).toHaveProperty([sessionKey()]);
-  }, 90_000);
+  });
 
   it('after invalid_grant the store is read again: a session another process rotated meanwhile is taken over, not deleted', async () => {
     const shared = memoryStore();

@@ -14,7 +14,7 @@ beforeAll(() => {
   // dlaas/testing needs its optional peer msw, as users' test setups have it.
   packed = packAndInstall('dlaas-pack-', ['msw@^3.0.5']);
   scratch = packed.dir;
-}, 180_000);
+});
 
 afterAll(() => packed?.cleanup());
 

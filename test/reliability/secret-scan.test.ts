@@ -155,7 +155,7 @@ describe('the dlaas CLI: stdout and stderr through faults, scanned', () => {
     registerToken(lake.emu, token, 'jdoe');
     ledger.secret(TOKEN_MARK, token);
     work = mkdtempSync(join(tmpdir(), 'dlaas-scan-'));
-  }, 60_000);
+  });
   afterAll(async () => {
     await lake?.close();
     if (work) rmSync(work, { recursive: true, force: true });

@@ -58,10 +58,10 @@ async function seed(name: string, n: number, size: number): Promise<Did> {
  * Stage into a fresh directory and account for every file: each is OK with verified checksums and
  * the right bytes at its final path, or FAILED with a reason and nothing at its final path.
  */
-async function stageAndAccount(did: Did, names: string[], o: { dir?: string; stallTimeout?: number; events?: StageEvent[] } = {}) {
+async function stageAndAccount(did: Did, names: string[], o: { dir?: string; stallTimeout?: number; events?: StageEvent[]; signal?: AbortSignal } = {}) {
   const dir = o.dir ?? tempDir();
   const events = o.events ?? [];
-  const result = await dl.staging.stage([did], { mode: 'download', sink: fileSink(dir), preferRses: ['SITE_A', 'SITE_B'], attemptsPerSource: 2, ...(o.stallTimeout ? { stallTimeout: o.stallTimeout } : {}), onProgress: (e) => events.push(e) });
+  const result = await dl.staging.stage([did], { mode: 'download', sink: fileSink(dir), preferRses: ['SITE_A', 'SITE_B'], attemptsPerSource: 2, ...(o.stallTimeout ? { stallTimeout: o.stallTimeout } : {}), ...(o.signal ? { signal: o.signal } : {}), onProgress: (e) => events.push(e) });
   for (const e of events) ledger.capture(e, 'progress event');
   ledger.capture(result, 'stage result');
   const byName = new Map(result.files.map((f) => [f.did?.name, f]));
@@ -93,7 +93,7 @@ beforeAll(async () => {
   lake.emu.addUser({ account: 'jdoe', admin: true });
   ledger.secret(TOKEN_MARK);
   tokens = fakeTokenProvider(lake.emu, 'jdoe');
-  dl = createDataLake({ rucio: { baseUrl: lake.url, account: 'jdoe', retry: { baseDelay: 20, limit: 3 }, timeout: 5_000 }, auth: { token: tokens.provider } });
+  dl = createDataLake({ rucio: { baseUrl: lake.url, account: 'jdoe', retry: { baseDelay: 20, limit: 3 }, timeout: 30_000 }, auth: { token: tokens.provider } });
   // A storage "pool" on another origin (like a dCache door redirecting to a pool node).
   pool = await serveFetch(async (request) => {
     poolRequests.push(Object.fromEntries(request.headers));
@@ -164,11 +164,17 @@ describe('downloads: corrupt or missing bytes are detected, retried elsewhere or
   it('a stall mid-body longer than stallTimeout: abandoned and resumed, never a hang', async () => {
     ledger.scenario();
     const did = await seed('d_stall', 1, 30_000);
+    // The stall never ends by itself (the proxy holds it until the client leaves), and storage bodies
+    // have no other timeout: only the stall watchdog can abandon it, so the second attempt (a resume
+    // with Range) is the proof, and a broken watchdog would time the test out. 1 s: a busy machine
+    // does not mistake a healthy stream for a stalled one. And it is stallTimeout that fires, not the
+    // 60 s default: past a generous 30 s the run is aborted (an AbortError, so the test fails).
     lake.proxy.inject({ match: storageGet('d_stall_f0', 'site_a'), fault: { kind: 'stall', phase: 'body', afterBytes: 8_000 } });
-    const t0 = Date.now();
-    const { byName } = await stageAndAccount(did, ['d_stall_f0'], { stallTimeout: 300 });
+    const { byName } = await stageAndAccount(did, ['d_stall_f0'], { stallTimeout: 1_000, signal: AbortSignal.timeout(30_000) });
     expect(byName.get('d_stall_f0')).toMatchObject({ status: 'OK', attempts: 2 });
-    expect(Date.now() - t0).toBeLessThan(5_000);
+    const gets = lake.proxy.log.filter((e) => e.method === 'GET' && e.target.endsWith('/d_stall_f0'));
+    expect(gets.map((e) => e.fault)).toEqual(['stall', undefined]);
+    expect(String(gets[1]?.headers.range ?? '')).toMatch(/^bytes=[1-9]\d*-$/);
   });
 
   it('5xx bursts and resets before the headers on storage: retried by the transport', async () => {
@@ -238,11 +244,12 @@ describe('downloads: corrupt or missing bytes are detected, retried elsewhere or
       { kind: 'truncate', afterBytes: 3_000, framing: 'length' },
       { kind: 'truncate', afterBytes: 3_000, framing: 'short-length' },
       { kind: 'corrupt' },
-      { kind: 'stall', phase: 'body', afterBytes: 1_000, ms: 2_000 },
+      { kind: 'stall', phase: 'body', afterBytes: 1_000, ms: 5_000 },
     ];
     lake.proxy.chaos({ rate: 0.3, faults, match: { method: 'GET', path: '/storage/' }, seed: 42 });
     const names = Array.from({ length: 40 }, (_, i) => `d_chaos_f${i}`);
-    const { result } = await stageAndAccount(did, names, { stallTimeout: 300 });
+    // A stall (5 s) outlasts stallTimeout (1 s), which a busy machine does not reach on a healthy stream.
+    const { result } = await stageAndAccount(did, names, { stallTimeout: 1_000 });
     ledger.note(`download chaos (30% faults on storage GETs): ${result.totals.ok}/40 verified on the first run`);
     expect(result.totals.ok).toBeGreaterThan(30);
   });

@@ -82,7 +82,7 @@ describe('downloads from XRootD through a hostile network', () => {
     proxy.inject({ match: onFile('x_dl_4', PREFIX.XRD_A), fault: { kind: 'truncate', afterBytes: 1_000, framing: 'short-length' }, times: Infinity });
     const dir = mkdtempSync(join(tmpdir(), 'dlaas-xrd-'));
     dirs.push(dir);
-    const r = await dl.staging.stage([parseDid('user.jdoe:x_dl')], { mode: 'download', sink: fileSink(dir), preferRses: ['XRD_A', 'XRD_B'], stallTimeout: 500 });
+    const r = await dl.staging.stage([parseDid('user.jdoe:x_dl')], { mode: 'download', sink: fileSink(dir), preferRses: ['XRD_A', 'XRD_B'], stallTimeout: 2_000 }); // the injected stall is for good; 2 s: a busy xrootd is not taken for a stalled one
     ledger.capture(r, 'stage result');
     for (const f of files) {
       const m = r.files.find((x) => x.did?.name === f.name);

@@ -137,7 +137,7 @@ beforeAll(async () => {
   page = await context.newPage();
   await page.goto(`${site.origin}/page.html`);
   await page.waitForSelector('body[data-ready]', { state: 'attached' });
-}, 120_000);
+});
 
 afterAll(async () => {
   await context?.close();

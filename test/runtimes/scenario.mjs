@@ -143,18 +143,21 @@ export async function runScenario(o) {
     return { rangeBytes, verified: file.verified.verified };
   });
 
-  // 7. Cancellation mid-body: the server has gone silent, the runtime's own fetch would wait forever.
+  // 7. Cancellation mid-body: the server has gone silent, the runtime's own fetch would wait forever,
+  // and the stall watchdog is set to a day: only the abort can settle the download (an abort that is
+  // not wired through leaves it waiting, and the harness reports no result), however slow the machine.
   const cancel = o.stalled
     ? await step('cancel', async () => {
         const ac = new AbortController();
-        let abortedAt = 0;
+        let aborted = false;
         const pending = lake.staging.stage([{ url: o.stalled.url, bytes: o.stalled.bytes }], {
           mode: 'download',
           sink: o.sink,
           signal: ac.signal,
+          stallTimeout: 86_400_000,
           onProgress: (e) => {
-            if (e.type === 'bytes' && e.transferred > 0 && !abortedAt) {
-              abortedAt = Date.now();
+            if (e.type === 'bytes' && e.transferred > 0 && !aborted) {
+              aborted = true;
               ac.abort();
             }
           },
@@ -163,11 +166,10 @@ export async function runScenario(o) {
           () => 'resolved',
           (e) => e?.name,
         );
-        const ms = Date.now() - abortedAt;
         const relPath = `urls/${o.stalled.url.split('/').pop()}`;
+        check(aborted, 'the download ended before any byte arrived');
         check(outcome === 'AbortError', `the aborted download ended with ${outcome}`);
-        check(ms < 1000, `the aborted download took ${ms} ms to stop`);
-        return { outcome, withinOneSecond: ms < 1000, published: (await o.sink.existing(relPath)) !== undefined };
+        return { outcome, published: (await o.sink.existing(relPath)) !== undefined };
       })
     : undefined;
 

@@ -44,9 +44,13 @@ describe('replica mode', () => {
     await lake.rucio.dids.attach(parseDid('user.jdoe:obs1'), [parseDid('user.jdoe:img_0.fits')]);
     const bytes = files.reduce((n, f) => n + f.content.length, 0) + 'ALREADY THERE'.length;
     const events: StageEvent[] = [];
-    const stage = lake.staging.stage(['user.jdoe:obs1'], { mode: 'replica', pollInterval: 20, lifetime: 86_400, activity: 'User Subscriptions', onProgress: (e) => events.push(e) });
-    setTimeout(() => void emu.completeTransfers(), 150);
-    const r = await stage;
+    // The transfers complete once the first progress of the rule was reported (an event, not a delay
+    // that a busy machine could outrun before the rule even exists).
+    const onProgress = (e: StageEvent) => {
+      events.push(e);
+      if (e.type === 'rule' && events.filter((x) => x.type === 'rule').length === 1) void emu.completeTransfers();
+    };
+    const r = await lake.staging.stage(['user.jdoe:obs1'], { mode: 'replica', pollInterval: 20, lifetime: 86_400, activity: 'User Subscriptions', onProgress });
     expect(r.mode).toBe('replica');
     expect(r.status).toBe('AVAILABLE');
     expect(r.rules).toHaveLength(1);
@@ -85,9 +89,9 @@ describe('replica mode', () => {
 
   it('a failed transfer makes the rule STUCK and its files STUCK, with the rule error', async () => {
     const { emu, lake } = await setup();
-    const stage = lake.staging.stage(['user.jdoe:obs1'], { mode: 'replica', pollInterval: 20 });
-    setTimeout(() => emu.failTransfers(), 100);
-    const r = await stage;
+    // The transfers fail once the rule is being waited on (its first progress), not after a delay.
+    let failed = false;
+    const r = await lake.staging.stage(['user.jdoe:obs1'], { mode: 'replica', pollInterval: 20, onProgress: (e) => void (e.type === 'rule' && !failed && ((failed = true), emu.failTransfers())) });
     expect(r.status).toBe('STUCK');
     expect(r.files.every((f) => f.status === 'STUCK' && f.error instanceof RuleStuckError)).toBe(true);
   });
@@ -106,9 +110,8 @@ describe('replica mode', () => {
     const mount = tempDir('mount');
     try {
       const { emu, lake } = await setup({ mount: mount.dir });
-      const stage = lake.staging.stage(['user.jdoe:obs1'], { mode: 'replica', pollInterval: 20 });
-      setTimeout(() => void emu.completeTransfers(), 50);
-      await stage;
+      let completed = false;
+      await lake.staging.stage(['user.jdoe:obs1'], { mode: 'replica', pollInterval: 20, onProgress: (e) => void (e.type === 'rule' && !completed && ((completed = true), emu.completeTransfers())) });
       // The destination storage's files, as the FUSE mount of SITE_B would show them.
       const se = emu.storage.get('SITE_B')!;
       for (const p of se.list()) {
@@ -137,16 +140,27 @@ describe('replica mode', () => {
     await expect(bare.staging.stage(['user.jdoe:obs1'], { mode: 'replica', rse: 'SITE_B' })).rejects.toMatchObject({ setting: 'RUCIO_RSE_MOUNT_PATH' });
   });
 
-  it('stops waiting for a rule as soon as the signal aborts', async () => {
+  it('stops waiting for a rule as soon as the signal aborts (the pause between polls is a day: only the abort can end it)', async () => {
     const { lake, emu } = await setup();
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 100);
-    const t0 = Date.now();
-    await expect(lake.staging.stage(['user.jdoe:obs1'], { mode: 'replica', pollInterval: 30, signal: ac.signal })).rejects.toBeInstanceOf(AbortError);
-    expect(Date.now() - t0).toBeLessThan(1000);
-    const polls = emu.rucio.requests.length;
-    await new Promise((r) => setTimeout(r, 150));
-    expect(emu.rucio.requests.length).toBe(polls);
+    let requestsAtAbort = -1;
+    const stage = lake.staging.stage(['user.jdoe:obs1'], {
+      mode: 'replica',
+      pollInterval: 86_400_000,
+      signal: ac.signal,
+      // After the first poll's progress the SDK starts its pause (a macrotask later, it is in it).
+      onProgress: (e) =>
+        void (e.type === 'rule' &&
+          requestsAtAbort < 0 &&
+          setTimeout(() => {
+            requestsAtAbort = emu.rucio.requests.length;
+            ac.abort();
+          }, 0)),
+    });
+    await expect(stage).rejects.toBeInstanceOf(AbortError);
+    expect(requestsAtAbort).toBeGreaterThan(0);
+    // Nothing was asked of Rucio after the abort.
+    expect(emu.rucio.requests.length).toBe(requestsAtAbort);
   });
 });
 
@@ -251,10 +265,13 @@ describe('download mode', () => {
   it('gives up on a body that stalls for stallTimeout and resumes it with Range', async () => {
     const { emu, lake, traffic } = await setup();
     await emu.seedDataset({ scope: 'user.jdoe', name: 'stall', rse: 'SITE_A', files: [{ name: 'slow.fits', content: 'S'.repeat(40_000) }] });
+    // The pause is for good (only the SDK cancelling ends it): the second attempt is the watchdog's doing.
+    // 1 s: long enough that a busy machine does not take a healthy stream for a stalled one.
     traffic.tamper = (req, i) => (req.method === 'GET' && i === 0 ? { pauseAfter: 10_000 } : undefined);
     const t0 = Date.now();
-    const r = await lake.staging.stage(['user.jdoe:slow.fits'], { mode: 'download', sink: memorySink(), stallTimeout: 200 });
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(200);
+    // Past a generous 30 s the run is aborted: stallTimeout must fire, not the 60 s default.
+    const r = await lake.staging.stage(['user.jdoe:slow.fits'], { mode: 'download', sink: memorySink(), stallTimeout: 1_000, signal: AbortSignal.timeout(30_000) });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1_000); // a lower bound: a busy machine only adds to it
     expect(r.files[0]).toMatchObject({ status: 'OK', attempts: 2, verified: ['size', 'adler32'] });
     expect(traffic.seen.filter((q) => q.method === 'GET').map((q) => q.range)).toEqual([null, 'bytes=10000-']);
   });

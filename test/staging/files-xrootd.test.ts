@@ -148,19 +148,17 @@ describe('random access on XRootD', () => {
     await expect(only.verify()).rejects.toBeInstanceOf(ChecksumMismatchError);
   });
 
-  it('an abort while XRootD streams a read rejects within 1 s', async () => {
+  it('an abort while XRootD streams a read rejects (the body is stalled for good, the watchdog set to a day: only the abort can end it)', async () => {
     let paused!: () => void;
     const atPause = new Promise<void>((r) => (paused = r));
     const w = await world({ tamper: (url) => (url.startsWith(origin(se1)) ? { pauseAfter: 200 * KiB, onPause: paused } : undefined) });
     await w.seed('a.bin', noise(4 * MiB, 66), ['XRD1']);
-    const file = await w.lake.files.open('user.jdoe:a.bin', { readAhead: 0 });
+    const file = await w.lake.files.open('user.jdoe:a.bin', { readAhead: 0, stallTimeout: 86_400_000 });
     const ac = new AbortController();
     const read = file.read(0, 3 * MiB, { signal: ac.signal });
     read.catch(() => {});
     await atPause;
-    const t0 = performance.now();
     ac.abort();
     await expect(read).rejects.toBeInstanceOf(AbortError);
-    expect(performance.now() - t0).toBeLessThan(1000);
   });
 });

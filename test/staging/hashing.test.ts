@@ -345,7 +345,7 @@ describe('webWorkerHashing in a runtime with Web Workers (Deno)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 90_000);
+  });
 });
 
 describe('workers never keep a process alive', () => {

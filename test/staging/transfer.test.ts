@@ -38,7 +38,7 @@ interface World {
   rucio: RucioEmulator;
   token: string;
   seed(name: string, files: { name: string; content: Uint8Array }[], rses?: string[]): Promise<void>;
-  lake(http: StorageHttp): ReturnType<typeof createDataLake>;
+  lake(http: StorageHttp, o?: { storageTimeout?: number | false }): ReturnType<typeof createDataLake>;
 }
 
 function world(): World {
@@ -59,7 +59,7 @@ function world(): World {
       await rucio.seedDataset({ scope: 'user.jdoe', name, rses, files });
       for (const f of files) for (const rse of rses) plain.files.set(`/${rse === 'PLAIN' ? 'rucio' : 'rucio2'}/user/jdoe/${f.name}`, f.content); // identity: scope dots become directories
     },
-    lake: (http) => createDataLake({ rucio: { baseUrl: rucio.baseUrl, account: 'jdoe', token, fetch: rucio.fetch, retry: { limit: 0 } }, auth: { storageToken: 'storage-token' }, staging: { storageHttp: http } }),
+    lake: (http, o = {}) => createDataLake({ rucio: { baseUrl: rucio.baseUrl, account: 'jdoe', token, fetch: rucio.fetch, retry: { limit: 0 } }, auth: { storageToken: 'storage-token' }, staging: { storageHttp: http, ...o } }),
   };
 }
 
@@ -70,29 +70,35 @@ function received(bytes: number): { onProgress: (e: StageEvent) => void; reached
   return { reached, onProgress: (e) => void (e.type === 'bytes' && e.overallBytes >= bytes && done()) };
 }
 
+/**
+ * The cancellation tests hold the server silent until the client goes away, and switch off every
+ * other way out: no storage timeout, and a stall watchdog no test outlives. The abort is then the
+ * only thing that can settle the operation: a busy machine cannot fake it, and an abort that is not
+ * wired through times the test out instead of passing late.
+ */
+const NEVER = 86_400_000; // a day, in ms
+
 const clients: [string, () => StorageHttp][] = [
   ['fetch', () => fetchStorageHttp()],
   ['node:http', () => nodeStorageHttp()],
 ];
 
 describe.each(clients)('cancellation (%s)', (_label, http) => {
-  it('an abort mid-body rejects within 1 s, publishes nothing, keeps the partial; the re-run resumes with Range and ends verified', async () => {
+  it('an abort mid-body rejects (the stalled server never answers, no timeout or watchdog could end it), publishes nothing, keeps the partial; the re-run resumes with Range and ends verified', async () => {
     const w = world();
     const content = noise(6 * MiB, 11);
     await w.seed('ds', [{ name: 'big.bin', content }]);
     plain.plan = (r) => (r.method === 'GET' ? { holdAfter: 2 * MiB } : undefined);
-    const lake = w.lake(http());
+    const lake = w.lake(http(), { storageTimeout: false });
     const ac = new AbortController();
     const got = received(2 * MiB);
-    const staged = lake.staging.stage(['user.jdoe:ds'], { mode: 'download', sink: fileSink(out.dir), streams: 1, signal: ac.signal, onProgress: got.onProgress });
+    const staged = lake.staging.stage(['user.jdoe:ds'], { mode: 'download', sink: fileSink(out.dir), streams: 1, stallTimeout: NEVER, signal: ac.signal, onProgress: got.onProgress });
     staged.catch(() => {});
     // The server has sent 2 MiB and gone silent; the SDK has received them.
     await Promise.all([plain.held(), got.reached]);
     const closed = plain.closed();
-    const t0 = performance.now();
     ac.abort();
     await expect(staged).rejects.toBeInstanceOf(AbortError);
-    expect(performance.now() - t0).toBeLessThan(1000);
     // The server saw the connection go: the SDK cancelled the body itself.
     expect((await closed).closedEarly).toBe(true);
     expect(existsSync(join(out.dir, 'user.jdoe/big.bin'))).toBe(false);
@@ -113,36 +119,34 @@ describe.each(clients)('cancellation (%s)', (_label, http) => {
     expect(listFiles(out.dir)).toEqual(['user.jdoe/big.bin']);
   });
 
-  it('an abort while the response headers are awaited rejects within 1 s and leaves nothing', async () => {
+  it('an abort while the response headers are awaited rejects (the server never answers, no storage timeout) and leaves nothing', async () => {
     const w = world();
     await w.seed('ds', [{ name: 'a.bin', content: noise(MiB, 3) }]);
     plain.plan = (r) => (r.method === 'GET' ? { holdHeaders: true } : undefined);
     const ac = new AbortController();
-    const staged = w.lake(http()).staging.stage(['user.jdoe:ds'], { mode: 'download', sink: fileSink(out.dir), signal: ac.signal });
+    const staged = w.lake(http(), { storageTimeout: false }).staging.stage(['user.jdoe:ds'], { mode: 'download', sink: fileSink(out.dir), stallTimeout: NEVER, signal: ac.signal });
     staged.catch(() => {});
     await plain.held();
     const closed = plain.closed();
-    const t0 = performance.now();
     ac.abort();
     await expect(staged).rejects.toBeInstanceOf(AbortError);
-    expect(performance.now() - t0).toBeLessThan(1000);
-    await closed;
+    // The SDK closed the connection it was waiting on.
+    expect((await closed).closedEarly).toBe(true);
+    expect(plain.requests.filter((q) => q.method === 'GET')).toHaveLength(1);
     expect(listFiles(out.dir)).toEqual([]);
   });
 
-  it('an abort mid-upload rejects within 1 s, leaves the replica COPYING and no temporary object; the re-run finishes it', async () => {
+  it('an abort mid-upload rejects (the server stopped reading and never answers; PUTs have no timeout), leaves the replica COPYING and no temporary object; the re-run finishes it', async () => {
     const w = world();
     const content = noise(4 * MiB, 5);
-    const lake = w.lake(http());
+    const lake = w.lake(http(), { storageTimeout: false });
     const ac = new AbortController();
     plain.plan = (r) => (r.method === 'PUT' ? { holdPutAfter: MiB } : undefined);
     const up = lake.staging.upload([{ name: 'result.bin', data: new Blob([content as BlobPart]) }], { scope: 'user.jdoe', rse: 'PLAIN', signal: ac.signal });
     up.catch(() => {});
     await plain.held();
-    const t0 = performance.now();
     ac.abort();
     await expect(up).rejects.toBeInstanceOf(AbortError);
-    expect(performance.now() - t0).toBeLessThan(1000);
     const state = () => [...w.rucio.fileReplicas()].find((r) => r.did.name === 'result.bin')?.state;
     expect(state()).toBe('COPYING');
     plain.plan = () => undefined;

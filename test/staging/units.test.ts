@@ -154,20 +154,16 @@ describe('collection status', () => {
 describe('sources and storage helpers', () => {
   it('orders readable replicas: preferred RSEs first, then server priority; skips non-HTTP and unavailable', () => {
     const rep = {
-      scope: 's',
-      name: 'n',
-      bytes: 1,
-      pfns: {
-        'root://a/x': { rse: 'A', priority: 1, rse_id: '', type: 'DISK', volatile: false, domain: 'wan', client_extract: false },
-        'davs://b/x': { rse: 'B', priority: 2, rse_id: '', type: 'DISK', volatile: false, domain: 'wan', client_extract: false },
-        'https://c/x': { rse: 'C', priority: 3, rse_id: '', type: 'DISK', volatile: false, domain: 'wan', client_extract: false },
-        'https://d/x': { rse: 'D', priority: 4, rse_id: '', type: 'DISK', volatile: false, domain: 'wan', client_extract: false },
-      },
-      rses: {},
+      replicas: [
+        { pfn: 'root://a/x', rse: 'A', priority: 1, rse_id: '', type: 'DISK', volatile: false, domain: 'wan', client_extract: false },
+        { pfn: 'davs://b/x', rse: 'B', priority: 2, rse_id: '', type: 'DISK', volatile: false, domain: 'wan', client_extract: false },
+        { pfn: 'https://c/x', rse: 'C', priority: 3, rse_id: '', type: 'DISK', volatile: false, domain: 'wan', client_extract: false },
+        { pfn: 'https://d/x', rse: 'D', priority: 4, rse_id: '', type: 'DISK', volatile: false, domain: 'wan', client_extract: false },
+      ],
       states: { A: 'AVAILABLE', B: 'AVAILABLE', C: 'AVAILABLE', D: 'COPYING' },
     };
-    expect(orderSources(rep as never, [])).toEqual(['davs://b/x', 'https://c/x']);
-    expect(orderSources(rep as never, ['C'])).toEqual(['https://c/x', 'davs://b/x']);
+    expect(orderSources(rep, [])).toEqual(['davs://b/x', 'https://c/x']);
+    expect(orderSources(rep, ['C'])).toEqual(['https://c/x', 'davs://b/x']);
   });
 
   it('maps WebDAV PFNs to HTTP URLs and parses Digest headers', () => {

@@ -39,7 +39,7 @@ export interface StorageElementOptions {
   listing?: boolean;
   /** Keep the instance directory (data, config, log) after `stop()`, for debugging. */
   keep?: boolean;
-  /** How long to wait for xrootd to answer; default 20 s. */
+  /** How long to wait for xrootd to answer; default 60 s (a hang guard: generous, a busy machine starts it slowly). */
   readyTimeoutMs?: number;
 }
 
@@ -116,7 +116,7 @@ export async function startStorageElement(options: StorageElementOptions = {}): 
       writeConfig(dir, dirIn, { port, xrootdPort, audience, issuer: issuer.issuer, ...options });
       try {
         const child = (entry.child = launch(image, dir, dirIn));
-        await waitReady(dir, child, `https://localhost:${port}/`, issuer, options.readyTimeoutMs ?? 20_000);
+        await waitReady(dir, child, `https://localhost:${port}/`, issuer, options.readyTimeoutMs ?? 60_000);
         return handle(image, dir, id, issuer, child, { port, xrootdPort, audience, keep: options.keep ?? false });
       } catch (e) {
         lastError = e;

@@ -106,7 +106,7 @@ describe('rules', () => {
     await rucio.seedDataset({ scope: 'test', name: 'ds', rse: 'SITE_A', files: FILES });
     const id = await rule(rucio, root, { rse_expression: 'SITE_B' });
     expect((await getRule(rucio, root, id)).state).toBe('REPLICATING');
-    await vi.waitFor(async () => expect((await getRule(rucio, root, id)).state).toBe('OK'), { timeout: 2000, interval: 10 });
+    await vi.waitFor(async () => expect((await getRule(rucio, root, id)).state).toBe('OK'), { timeout: 60_000, interval: 10 });
     expect(new TextDecoder().decode(rucio.bytes('test:f1', 'SITE_B'))).toBe('first file\n');
     await rucio.close();
   });

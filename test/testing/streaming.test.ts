@@ -62,5 +62,5 @@ describe('synthetic datasets', () => {
     } finally {
       await rucio.close();
     }
-  }, 60_000);
+  });
 });

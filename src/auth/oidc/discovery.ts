@@ -4,7 +4,8 @@
  * @module
  */
 import * as oauth from 'oauth4webapi';
-import { IssuerMismatchError, toAuthError } from '../errors.js';
+import { IssuerMismatchError } from '../errors.js';
+import { toAuthError } from './errors.js';
 import { assertSecureUrl, oauthHttpOptions, type AuthHttpOptions } from '../http.js';
 
 /**
