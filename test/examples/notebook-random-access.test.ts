@@ -63,9 +63,9 @@ describe('examples/deno-random-access.ipynb', () => {
     expect(r.stderr + r.stdout).not.toMatch(/CellExecutionError/);
     expect(r.code).toBe(0);
     const nb = JSON.parse(readFileSync(join(work, 'executed.ipynb'), 'utf8')) as { cells: { cell_type: string; outputs?: { output_type: string; data?: Record<string, string | string[]> }[] }[] };
-    // What the cells showed: their lines come as displayed text (the kernel sends that before the cell
-    // ends; console.log output can come after, and nbconvert then drops it).
-    const outputs = nb.cells.filter((c) => c.cell_type === 'code').map((c) => (c.outputs ?? []).filter((o) => o.output_type === 'display_data').map((o) => text(o.data?.['text/plain'])).join('\n'));
+    // What the cells showed: each cell's result (the kernel sends it before the cell ends; console.log
+    // and display output can come after, and nbconvert then drops them).
+    const outputs = nb.cells.filter((c) => c.cell_type === 'code').map((c) => (c.outputs ?? []).filter((o) => o.output_type === 'execute_result').map((o) => text(o.data?.['text/markdown'] ?? o.data?.['text/plain'])).join('\n'));
     expect(outputs[0]).toContain('jdoe: opening user.jdoe:image.fits');
     expect(outputs[1]).toContain(`${W}×${W} BITPIX -32 OBJECT M31`);
     let mean = 0;
