@@ -58,14 +58,23 @@ describe('examples/deno-random-access.ipynb', () => {
       XDG_CACHE_HOME: join(work, 'cache'),
       PATH: `${join(root, 'node_modules', '.bin')}:/usr/bin:/bin`,
     };
-    const run = start(['nbconvert', '--to', 'notebook', '--execute', '--ExecutePreprocessor.timeout=120', '--output-dir', work, '--output', 'executed.ipynb', join(root, 'examples', 'deno-random-access.ipynb')], { command: JUPYTER, env, cwd: work });
-    const r = await run.done;
-    expect(r.stderr + r.stdout).not.toMatch(/CellExecutionError/);
-    expect(r.code).toBe(0);
-    const nb = JSON.parse(readFileSync(join(work, 'executed.ipynb'), 'utf8')) as { cells: { cell_type: string; outputs?: { output_type: string; data?: Record<string, string | string[]> }[] }[] };
-    // What the cells showed: each cell's result (the kernel sends it before the cell ends; console.log
-    // and display output can come after, and nbconvert then drops them).
-    const outputs = nb.cells.filter((c) => c.cell_type === 'code').map((c) => (c.outputs ?? []).filter((o) => o.output_type === 'execute_result').map((o) => text(o.data?.['text/markdown'] ?? o.data?.['text/plain'])).join('\n'));
+    // The Deno kernel can report a cell done before the cell's last output (here its result) is sent,
+    // and nbconvert then drops it. The notebook only reads, so when a result is missing (and nothing
+    // failed) it is executed once more; a second miss fails the test.
+    const execute = async () => {
+      const run = start(['nbconvert', '--to', 'notebook', '--execute', '--ExecutePreprocessor.timeout=120', '--output-dir', work, '--output', 'executed.ipynb', join(root, 'examples', 'deno-random-access.ipynb')], { command: JUPYTER, env, cwd: work });
+      const r = await run.done;
+      expect(r.stderr + r.stdout).not.toMatch(/CellExecutionError/);
+      expect(r.code).toBe(0);
+      const nb = JSON.parse(readFileSync(join(work, 'executed.ipynb'), 'utf8')) as { cells: { cell_type: string; outputs?: { output_type: string; data?: Record<string, string | string[]> }[] }[] };
+      // What the cells showed: each cell's result.
+      return nb.cells.filter((c) => c.cell_type === 'code').map((c) => (c.outputs ?? []).filter((o) => o.output_type === 'execute_result').map((o) => text(o.data?.['text/markdown'] ?? o.data?.['text/plain'])).join('\n'));
+    };
+    let outputs = await execute();
+    if (!outputs[0] || !outputs[1]) {
+      console.log('deno-random-access.ipynb: a cell result was dropped by the kernel; executing once more');
+      outputs = await execute();
+    }
     expect(outputs[0]).toContain('jdoe: opening user.jdoe:image.fits');
     expect(outputs[1]).toContain(`${W}×${W} BITPIX -32 OBJECT M31`);
     let mean = 0;
