@@ -174,10 +174,12 @@ async function open<L extends ConfiguredRucioLake>(io: Io, o: GlobalOptions, mod
     if (!mode.json) io.stderr.write(`dlaas: ${expired.name} expired at ${expired.at.toISOString().slice(0, 19).replace('T', ' ')} UTC; using the \`dlaas login\` session (${session.issuer}) instead\n`);
   }
   const auth = session ? { auth: { token: session, source: `dlaas login (${session.issuer})` } } : {};
-  const createDataLake = await load();
+  const [createDataLake, { nodeFetch }] = await Promise.all([load(), import('../node/node-fetch.js')]);
   let lake = await createDataLake({ env, ...auth, config: { requireToken: false } });
+  // Rucio over node:http (see nodeFetch: a short process would wait for Node's fetch to recompile
+  // its HTTP parser), with the HTTP timeout asked for.
   const timeout = httpTimeoutMs(env);
-  if (timeout !== undefined) lake = await createDataLake({ env, ...auth, rucio: { ...lake.config.rucio, timeout }, config: { requireToken: false } });
+  lake = await createDataLake({ env, ...auth, rucio: { ...lake.config.rucio, fetch: nodeFetch(), ...(timeout !== undefined ? { timeout } : {}) }, config: { requireToken: false } });
   if (!lake.auth.token) {
     const tried = [`env:${env.RUCIO_OIDC_ENV_NAME || 'RUCIO_ACCESS_TOKEN'}`, 'env:BEARER_TOKEN', `dlaas login (${tokenStorePath(io, env)})`, 'token files, JupyterHub, WLCG discovery'];
     throw new NoTokenError(tried, 'Run `dlaas login` (with OIDC_ISSUER set), or set RUCIO_ACCESS_TOKEN.');

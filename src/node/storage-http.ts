@@ -47,11 +47,26 @@ function toHeaders(raw: readonly string[]): Headers {
   return headers;
 }
 
-/** The request headers with our own `Content-Length` (the caller's, in any case, is replaced). */
-function requestHeaders(req: StorageRequest): Record<string, string> {
+/**
+ * @internal A request of {@link nodeHttpClient}: a {@link StorageRequest} with any method, and a body
+ * that may also be a stream of unknown length (sent chunked, never buffered).
+ */
+export interface NodeHttpRequest extends Omit<StorageRequest, 'method' | 'body'> {
+  method: string;
+  body?: Blob | Uint8Array | ReadableStream<Uint8Array> | undefined;
+}
+
+/** @internal A response of {@link nodeHttpClient}: a {@link StorageResponse} with the status line's text. */
+export interface NodeHttpResponse extends StorageResponse {
+  statusText: string;
+}
+
+/** The request headers with our own `Content-Length` (the caller's, in any case, is replaced; a stream goes chunked). */
+function requestHeaders(req: NodeHttpRequest): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) if (name.toLowerCase() !== 'content-length') headers[name] = value;
-  const length = req.body === undefined ? (req.method === 'PUT' ? 0 : undefined) : req.body instanceof Uint8Array ? req.body.byteLength : req.body.size;
+  const { body } = req;
+  const length = body === undefined ? (req.method === 'PUT' || req.method === 'POST' || req.method === 'PATCH' ? 0 : undefined) : body instanceof Uint8Array ? body.byteLength : body instanceof Blob ? body.size : undefined;
   if (length !== undefined) headers['Content-Length'] = String(length);
   return headers;
 }
@@ -70,20 +85,22 @@ function drained(cr: ClientRequest): Promise<void> {
 }
 
 /**
- * Write `blob` into `cr` chunk by chunk, waiting for `drain` whenever the socket's buffer is full,
- * and call `finish` as soon as the last byte is written. Stops early when the request closes or
- * `stop()` says so. Throws when the Blob cannot be read.
+ * Write `body` into `cr` chunk by chunk, waiting for `drain` whenever the socket's buffer is full,
+ * and call `finish` as soon as the last byte is written (a Blob's `size`, or a stream's end). Stops
+ * early when the request closes or `stop()` says so. Throws when the body cannot be read.
  */
-async function pump(cr: ClientRequest, blob: Blob, stop: () => boolean, finish: () => void): Promise<void> {
-  const reader = blob.stream().getReader();
+async function pump(cr: ClientRequest, body: Blob | ReadableStream<Uint8Array>, stop: () => boolean, finish: () => void): Promise<void> {
+  const size = body instanceof Blob ? body.size : Infinity;
+  const reader = (body instanceof Blob ? body.stream() : body).getReader();
   let sent = 0;
   try {
-    while (sent < blob.size) {
+    while (sent < size) {
       const next = await reader.read();
       if (cr.destroyed || stop()) return;
-      if (next.done || sent + next.value.byteLength > blob.size) throw new Error(`the Blob did not yield its ${blob.size} bytes`);
+      if (next.done && size === Infinity) break;
+      if (next.done || sent + next.value.byteLength > size) throw new Error(`the Blob did not yield its ${size} bytes`);
       sent += next.value.byteLength;
-      if (!cr.write(next.value) && sent < blob.size) await drained(cr);
+      if (!cr.write(next.value) && sent < size) await drained(cr);
     }
     finish();
   } finally {
@@ -179,7 +196,7 @@ function responseBody(res: IncomingMessage, limit: number, settle: (error?: unkn
 
 interface Exchange {
   url: URL;
-  request: StorageRequest;
+  request: NodeHttpRequest;
   agent: HttpAgent;
   highWaterMark: number;
 }
@@ -187,9 +204,9 @@ interface Exchange {
 class StaleSocket extends Error {}
 
 /** One request/response on one connection. Rejects with {@link StaleSocket} when a reused keep-alive socket was dead. */
-function exchange({ url, request: req, agent, highWaterMark }: Exchange): Promise<StorageResponse> {
+function exchange({ url, request: req, agent, highWaterMark }: Exchange): Promise<NodeHttpResponse> {
   const { signal, body } = req;
-  return new Promise<StorageResponse>((resolve, reject) => {
+  return new Promise<NodeHttpResponse>((resolve, reject) => {
     const options: RequestOptions & { highWaterMark: number } = { method: req.method, headers: requestHeaders(req), agent, highWaterMark };
     const cr = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options);
     let res: IncomingMessage | undefined;
@@ -237,16 +254,17 @@ function exchange({ url, request: req, agent, highWaterMark }: Exchange): Promis
       // The server answered before the whole body was sent: an error status means the rest is unwanted.
       if (!uploaded && status >= 400) stopUpload = true;
       const headers = toHeaders(response.rawHeaders);
-      if (NULL_BODY.has(status)) {
+      const statusText = response.statusMessage ?? '';
+      if (NULL_BODY.has(status) || req.method === 'HEAD') {
         response.on('error', (e) => settle(e));
         response.on('close', () => settle(response.complete ? undefined : new Error('closed')));
         response.on('end', () => settle());
         response.resume();
-        resolve({ status, headers, body: null });
+        resolve({ status, statusText, headers, body: null });
         return;
       }
       reader = responseBody(response, highWaterMark, settle);
-      resolve({ status, headers, body: { read: reader.read, cancel: reader.cancel } });
+      resolve({ status, statusText, headers, body: { read: reader.read, cancel: reader.cancel } });
     });
 
     if (body === undefined) cr.end();
@@ -286,6 +304,15 @@ function exchange({ url, request: req, agent, highWaterMark }: Exchange): Promis
  * ```
  */
 export function nodeStorageHttp(options: NodeStorageHttpOptions = {}): StorageHttp & { close(): void } {
+  return nodeHttpClient(options);
+}
+
+/**
+ * @internal {@link nodeStorageHttp} for any method and for stream bodies (the HTTP client under
+ * {@link nodeFetch}). A request whose keep-alive socket turns out to have been closed by the server
+ * is sent once more on a live one, unless its body was a stream (which cannot be sent again).
+ */
+export function nodeHttpClient(options: NodeStorageHttpOptions = {}): { send(request: NodeHttpRequest): Promise<NodeHttpResponse>; close(): void } {
   const maxSockets = count('maxSockets', options.maxSockets, 32);
   const maxFreeSockets = count('maxFreeSockets', options.maxFreeSockets, maxSockets);
   const highWaterMark = count('highWaterMark', options.highWaterMark, MiB);
@@ -307,6 +334,7 @@ export function nodeStorageHttp(options: NodeStorageHttpOptions = {}): StorageHt
       } catch (e) {
         // A keep-alive socket the server had closed: once more, on a socket that is alive.
         if (!(e instanceof StaleSocket)) throw e;
+        if (req.body instanceof ReadableStream) throw e.cause;
         try {
           return await exchange(ex);
         } catch (again) {
