@@ -9,7 +9,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { BasketItem, BasketItemInput, Did, DidFilter, FileManifest, FilterOps, FilterValue, Rule, RuleState, StageEvent, StageSource, UploadFile } from 'dlaas';
 import { AbortError, ApiError, DlaasError, RuleStuckError, VERSION, corruptReplicas, decodeToken, formatDid, isJwt, parseDid, parseRucioDate, scrub } from './sdk-core.js';
-import { DEFAULT_SCOPE, effectiveEnv, forgetLogin, oidcClient, openLake, openRucio, openStore, saveLogin, type GlobalOptions } from './context.js';
+import { DEFAULT_SCOPE, effectiveEnv, forgetLogin, oidcClient, openLake, openRucio, openStore, rucioOverrides, saveLogin, type GlobalOptions } from './context.js';
 import { CliFailure, EXIT, Interrupted, OperationFailed, UsageError, describeError, exitCodeOf, exitCodeOfSignal } from './errors.js';
 import { LAKE_OPTION_HELP, lakeCommand } from './lake.js';
 import { catCommand, headCommand } from './files.js';
@@ -389,8 +389,8 @@ const COMMANDS: Command[] = [
       const claims = session.claims();
       let account: string | undefined;
       if (env.RUCIO_BASE_URL) {
-        const { createRucioLake } = await import('./sdk-rucio.js');
-        const lake = await createRucioLake({ env, auth: { token: session }, config: { requireToken: false } });
+        const [{ createRucioLake }, overrides] = await Promise.all([import('./sdk-rucio.js'), rucioOverrides(env)]);
+        const lake = await createRucioLake({ env, auth: { token: session }, config: { requireToken: false } }, overrides);
         account = (await lake.rucio.accounts.whoami()).account;
       }
       const result = {

@@ -13,7 +13,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { OidcClient, OidcSession, TokenStore } from 'dlaas';
 import type { ConfiguredDataLake, NodeDataLakeOptions } from 'dlaas/node';
-import type { ConfiguredRucioLake } from '../node/datalake-core.js';
+import type { ConfiguredRucioLake, RucioOverrides } from '../node/datalake-core.js';
 import type { Io } from './output.js';
 import { ConfigError, NoTokenError, TokenExpiredError, isJwt, tokenExpiry } from './sdk-core.js';
 
@@ -159,7 +159,18 @@ export function openRucio(io: Io, o: GlobalOptions, mode: OpenMode = {}): Promis
   return open(io, o, mode, async () => (await import('./sdk-rucio.js')).createRucioLake);
 }
 
-async function open<L extends ConfiguredRucioLake>(io: Io, o: GlobalOptions, mode: OpenMode, load: () => Promise<(options: NodeDataLakeOptions) => Promise<L>>): Promise<Opened<L>> {
+/**
+ * What the CLI lays over the configuration's Rucio options: its HTTP timeout, and `fetch` on
+ * node:http (see nodeFetch: a short process would wait for Node's fetch to recompile its HTTP
+ * parser before it can exit).
+ */
+export async function rucioOverrides(env: Record<string, string | undefined>): Promise<RucioOverrides> {
+  const { nodeFetch } = await import('../node/node-fetch.js');
+  const timeout = httpTimeoutMs(env);
+  return { fetch: nodeFetch(), ...(timeout !== undefined ? { timeout } : {}) };
+}
+
+async function open<L extends ConfiguredRucioLake>(io: Io, o: GlobalOptions, mode: OpenMode, load: () => Promise<(options: NodeDataLakeOptions, overrides?: RucioOverrides) => Promise<L>>): Promise<Opened<L>> {
   const env = effectiveEnv(io, o);
   let session: OidcSession | undefined;
   const expired = expiredEnvToken(env);
@@ -174,12 +185,9 @@ async function open<L extends ConfiguredRucioLake>(io: Io, o: GlobalOptions, mod
     if (!mode.json) io.stderr.write(`dlaas: ${expired.name} expired at ${expired.at.toISOString().slice(0, 19).replace('T', ' ')} UTC; using the \`dlaas login\` session (${session.issuer}) instead\n`);
   }
   const auth = session ? { auth: { token: session, source: `dlaas login (${session.issuer})` } } : {};
-  const [createDataLake, { nodeFetch }] = await Promise.all([load(), import('../node/node-fetch.js')]);
-  let lake = await createDataLake({ env, ...auth, config: { requireToken: false } });
-  // Rucio over node:http (see nodeFetch: a short process would wait for Node's fetch to recompile
-  // its HTTP parser), with the HTTP timeout asked for.
+  const [createDataLake, overrides] = await Promise.all([load(), rucioOverrides(env)]);
+  const lake = await createDataLake({ env, ...auth, config: { requireToken: false } }, overrides);
   const timeout = httpTimeoutMs(env);
-  lake = await createDataLake({ env, ...auth, rucio: { ...lake.config.rucio, fetch: nodeFetch(), ...(timeout !== undefined ? { timeout } : {}) }, config: { requireToken: false } });
   if (!lake.auth.token) {
     const tried = [`env:${env.RUCIO_OIDC_ENV_NAME || 'RUCIO_ACCESS_TOKEN'}`, 'env:BEARER_TOKEN', `dlaas login (${tokenStorePath(io, env)})`, 'token files, JupyterHub, WLCG discovery'];
     throw new NoTokenError(tried, 'Run `dlaas login` (with OIDC_ISSUER set), or set RUCIO_ACCESS_TOKEN.');

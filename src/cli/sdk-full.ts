@@ -4,5 +4,6 @@
  * keeps it in chunks that `whoami`, `ls` or `rule …` never load.
  * @module
  */
-export { createDataLake, fileSink } from 'dlaas/node';
+export { fileSink } from 'dlaas/node';
+export { createNodeDataLake as createDataLake } from '../node/datalake.js';
 export { rucioItem } from 'dlaas';

@@ -10,6 +10,10 @@ import type { DataLakeAuthOptions, DataLakeOptions } from '../datalake.js';
 import { loadDataLakeConfig, type DataLakeConfig } from './config.js';
 import type { NodeDataLakeOptions } from './datalake.js';
 import { wlcgDiscovery } from './sources.js';
+import type { RucioClientOptions } from '../rucio/client.js';
+
+/** @internal Rucio client options laid over the configuration's when it is not a client (the CLI's `fetch` and HTTP timeout). */
+export type RucioOverrides = Partial<Pick<RucioClientOptions, 'fetch' | 'timeout'>>;
 
 /** @internal The configuration found, and the `rucio` and `auth` options of `createDataLake` made of it (options given win). */
 export interface ResolvedNodeLake {
@@ -20,14 +24,14 @@ export interface ResolvedNodeLake {
 }
 
 /** @internal Read the configuration and find the storage token, as the Node `createDataLake()` does. */
-export async function resolveNodeLake(options: NodeDataLakeOptions): Promise<ResolvedNodeLake> {
+export async function resolveNodeLake(options: NodeDataLakeOptions, overrides?: RucioOverrides): Promise<ResolvedNodeLake> {
   const env = options.env ?? process.env;
   const config = await loadDataLakeConfig(env, { requireToken: options.auth?.token === undefined, ...(options.fetch ? { fetch: options.fetch } : {}), ...options.config });
   const storage = options.auth?.storageToken === undefined && !options.auth?.storageTokenExchange ? await discoveredStorageToken(env, options.config?.uid, config.sources.token) : undefined;
   return {
     env,
     config,
-    rucio: options.rucio ?? config.rucio,
+    rucio: overrides && !options.rucio ? { ...config.rucio, ...overrides } : (options.rucio ?? config.rucio),
     auth: { ...(config.token ? { token: config.token, source: config.sources.token } : {}), ...(storage ? { storageToken: storage, storageSource: storage.source } : {}), ...options.auth },
   };
 }
@@ -39,8 +43,8 @@ export type ConfiguredRucioLake = RucioLake & { readonly config: DataLakeConfig 
  * @internal The Node `createDataLake()` reduced to `rucio`, `auth` and `config`: the same
  * configuration, token and storage-token choice, without ESAP, staging, files or an OIDC client.
  */
-export async function createRucioLake(options: NodeDataLakeOptions = {}): Promise<ConfiguredRucioLake> {
-  const { config, rucio, auth } = await resolveNodeLake(options);
+export async function createRucioLake(options: NodeDataLakeOptions = {}, overrides?: RucioOverrides): Promise<ConfiguredRucioLake> {
+  const { config, rucio, auth } = await resolveNodeLake(options, overrides);
   const lake = createRucioFromOptions({ ...options, rucio, auth });
   return Object.assign(lake, { config });
 }

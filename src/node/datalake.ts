@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { createDataLake as createFromOptions, type DataLake, type DataLakeOptions } from '../datalake.js';
 import type { DataLakeConfig, LoadDataLakeConfigOptions } from './config.js';
-import { resolveNodeLake } from './datalake-core.js';
+import { resolveNodeLake, type RucioOverrides } from './datalake-core.js';
 import { fileSink, statFile } from './file-sink.js';
 import { nodeStorageHttp } from './storage-http.js';
 import { workerHashing } from './hash-workers.js';
@@ -56,8 +56,13 @@ export interface ConfiguredDataLake extends DataLake {
  * const result = await lake.staging.stage(lake.esap.basket);
  * ```
  */
-export async function createDataLake(options: NodeDataLakeOptions = {}): Promise<ConfiguredDataLake> {
-  const { env, config, rucio, auth } = await resolveNodeLake(options);
+export function createDataLake(options: NodeDataLakeOptions = {}): Promise<ConfiguredDataLake> {
+  return createNodeDataLake(options);
+}
+
+/** @internal {@link createDataLake} with Rucio client options laid over the configuration's (for the CLI). */
+export async function createNodeDataLake(options: NodeDataLakeOptions = {}, overrides?: RucioOverrides): Promise<ConfiguredDataLake> {
+  const { env, config, rucio, auth } = await resolveNodeLake(options, overrides);
   const downloadDir = options.downloadDir ?? env.DLAAS_DOWNLOAD_DIR ?? join(process.cwd(), 'dlaas-data');
   const lake = createFromOptions({
     ...options,
