@@ -67,6 +67,8 @@ export default async function replicas({ quick = false } = {}) {
       const sdkRate = rate(runs.sdk);
       const bareRate = rate(runs.bare);
       const ratios = sdkRate.map((r, i) => r / bareRate[i]);
+      // Once per size: a process that only counts the stream's lines through fetch (no parsing).
+      const count = await measure(server, 'count');
       const sdkRss = runs.sdk.map((m) => m.maxRssMiB);
       const bareRss = runs.bare.map((m) => m.maxRssMiB);
       rss[n] = median(sdkRss);
@@ -77,6 +79,7 @@ export default async function replicas({ quick = false } = {}) {
         { figure: `replicas.list / bare, ${fmt(n)}`, median: Number(median(ratios).toFixed(3)), spread: spread(ratios), unit: '×', goal: '≥ 0.8' },
         { figure: `replicas.list peak RSS, ${fmt(n)}`, median: Number(rss[n].toFixed(1)), spread: spread(sdkRss), unit: 'MiB', ...(n >= 1_000_000 ? { goal: '≤ 96' } : {}) },
         { figure: `bare loop peak RSS, ${fmt(n)}`, median: Number(median(bareRss).toFixed(1)), spread: spread(bareRss), unit: 'MiB' },
+        { figure: `fetch reading the stream, counting lines only: peak RSS, ${fmt(n)}`, median: Number(count.maxRssMiB.toFixed(1)), spread: 0, unit: 'MiB', note: 'one run: what the runtime’s fetch costs before any parsing (spent chunks wait for a GC that little allocation does not bring)' },
         { figure: `server check: curl of the stream, ${fmt(n)}`, median: Math.round(median(curl) / bytesPerRecord), spread: spread(curl), unit: 'records/s', note: `${(median(curl) / 1e6).toFixed(0)} MB/s, ${bytesPerRecord.toFixed(0)} B/record` },
       );
     } finally {
