@@ -180,7 +180,7 @@ export async function* ndjsonBatches<T = unknown>(source: NdjsonSource, options:
         const nl = bytes.indexOf(10);
         if (pendingBytes + nl > maxLineBytes) throw tooLong(line + 1);
         pending.push(bytes.subarray(0, nl));
-        head = concat(pending, pendingBytes + nl);
+        head = concatBytes(pending, pendingBytes + nl);
         pending = [];
         pendingBytes = 0;
         from = nl + 1;
@@ -201,7 +201,7 @@ export async function* ndjsonBatches<T = unknown>(source: NdjsonSource, options:
     if (pendingBytes > 0) {
       ended = true;
       line++;
-      const item = parseLine(concat(pending, pendingBytes));
+      const item = parseLine(concatBytes(pending, pendingBytes));
       if (item !== BLANK) yield [item];
     }
   } finally {
@@ -213,7 +213,8 @@ export async function* ndjsonBatches<T = unknown>(source: NdjsonSource, options:
   }
 }
 
-function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
+/** @internal `parts` joined into one array of `length` bytes (the one part itself when there is one). */
+export function concatBytes(parts: readonly Uint8Array[], length: number): Uint8Array {
   if (parts.length === 1) return parts[0] as Uint8Array;
   const out = new Uint8Array(length);
   let at = 0;

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { concatBytes } from '../core/ndjson.js';
 import { nodeHttpClient, type NodeHttpResponse, type NodeStorageHttpOptions } from './storage-http.js';
 
 /** Bodies up to this size are read whole and sent with a `Content-Length`; longer ones stream. */
@@ -114,13 +115,7 @@ async function requestBody(request: Request): Promise<Uint8Array | ReadableStrea
       });
     }
   }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return bytes;
+  return concatBytes(chunks, size);
 }
 
 /** A `Response` of what came: the body streamed (decoded), its errors as fetch's (`signal.reason` on abort). */
