@@ -187,14 +187,14 @@ async function open<L extends ConfiguredRucioLake>(io: Io, o: GlobalOptions, mod
   const auth = session ? { auth: { token: session, source: `dlaas login (${session.issuer})` } } : {};
   const [createDataLake, overrides] = await Promise.all([load(), rucioOverrides(env)]);
   const lake = await createDataLake({ env, ...auth, config: { requireToken: false } }, overrides);
-  const timeout = httpTimeoutMs(env);
+  const { timeout } = overrides;
   if (!lake.auth.token) {
     const tried = [`env:${env.RUCIO_OIDC_ENV_NAME || 'RUCIO_ACCESS_TOKEN'}`, 'env:BEARER_TOKEN', `dlaas login (${tokenStorePath(io, env)})`, 'token files, JupyterHub, WLCG discovery'];
     throw new NoTokenError(tried, 'Run `dlaas login` (with OIDC_ISSUER set), or set RUCIO_ACCESS_TOKEN.');
   }
   if (mode.verbose) {
     const c = lake.config;
-    io.stderr.write(`dlaas: Rucio ${c.rucio.baseUrl}${c.rucio.authUrl ? ` (auth ${c.rucio.authUrl})` : ''}, account ${c.rucio.account ?? '(the token’s)'}, token from ${lake.auth.source ?? c.sources.token ?? '?'}${timeout !== undefined ? `, HTTP timeout ${timeout / 1000} s` : ''}\n`);
+    io.stderr.write(`dlaas: Rucio ${c.rucio.baseUrl}${c.rucio.authUrl ? ` (auth ${c.rucio.authUrl})` : ''}, account ${c.rucio.account ?? '(the token’s)'}, token from ${lake.auth.source ?? c.sources.token ?? '?'}${typeof timeout === 'number' ? `, HTTP timeout ${timeout / 1000} s` : ''}\n`);
   }
   return { lake, env, session };
 }

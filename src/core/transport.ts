@@ -185,7 +185,8 @@ function stripSecrets(headers: Record<string, string> | undefined): Record<strin
   if (!headers) return headers;
   return Object.fromEntries(Object.entries(headers).filter(([k]) => !SECRET_HEADER.test(k)));
 }
-const IDEMPOTENT = new Set<HttpMethod>(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+/** @internal The methods HTTP defines as idempotent: only these may be sent again after a network error. */
+export const IDEMPOTENT: ReadonlySet<string> = new Set<HttpMethod>(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 
 const setImmediateFn = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
 const immediate = (): Promise<void> => new Promise((resolve) => void setImmediateFn?.(resolve));

@@ -24,8 +24,6 @@ import { nodeHttpClient, type NodeHttpResponse, type NodeStorageHttpOptions } fr
 /** Bodies up to this size are read whole and sent with a `Content-Length`; longer ones stream. */
 const WHOLE_BODY = 1024 * 1024;
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
-/** Statuses whose `Response` must have a null body. */
-const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 const MAX_REDIRECTS = 20;
 /** Headers that go with the body, dropped when a redirect turns the request into a GET. */
 const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
@@ -126,8 +124,8 @@ function toResponse(res: NodeHttpResponse, url: URL, redirected: boolean, signal
     throw failed(new Error(`status ${res.status} is not a response fetch can return`));
   }
   let body: ReadableStream<Uint8Array> | null = null;
-  if (reader && NULL_BODY.has(res.status)) void reader.cancel();
-  else if (reader) {
+  // 204, 205, 304 and HEAD answers come without a body reader (1xx never reach here).
+  if (reader) {
     body = new ReadableStream<Uint8Array>(
       {
         async pull(controller) {

@@ -7,6 +7,7 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { InvalidArgumentError } from '../core/errors.js';
+import { IDEMPOTENT } from '../core/transport.js';
 import { abortReason, type BodyReader, type StorageHttp, type StorageRequest, type StorageResponse } from '../staging/http.js';
 
 /** Options of {@link nodeStorageHttp}. */
@@ -310,7 +311,9 @@ export function nodeStorageHttp(options: NodeStorageHttpOptions = {}): StorageHt
 /**
  * @internal {@link nodeStorageHttp} for any method and for stream bodies (the HTTP client under
  * {@link nodeFetch}). A request whose keep-alive socket turns out to have been closed by the server
- * is sent once more on a live one, unless its body was a stream (which cannot be sent again).
+ * is sent once more on a live one when its method is idempotent (as fetch would: whether a POST
+ * reached the server is unknown, and the caller decides about sending it again) and its body was
+ * not a stream (which cannot be sent again).
  */
 export function nodeHttpClient(options: NodeStorageHttpOptions = {}): { send(request: NodeHttpRequest): Promise<NodeHttpResponse>; close(): void } {
   const maxSockets = count('maxSockets', options.maxSockets, 32);
@@ -334,7 +337,7 @@ export function nodeHttpClient(options: NodeStorageHttpOptions = {}): { send(req
       } catch (e) {
         // A keep-alive socket the server had closed: once more, on a socket that is alive.
         if (!(e instanceof StaleSocket)) throw e;
-        if (req.body instanceof ReadableStream) throw e.cause;
+        if (req.body instanceof ReadableStream || !IDEMPOTENT.has(req.method)) throw e.cause;
         try {
           return await exchange(ex);
         } catch (again) {

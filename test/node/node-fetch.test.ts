@@ -180,6 +180,33 @@ describe('nodeFetch', () => {
     await expect(res.text()).rejects.toThrow(TypeError);
   });
 
+  it('sends a GET again when a kept-alive connection turns out closed, but never a POST (whether it arrived is unknown)', async () => {
+    const seen: string[] = [];
+    let n = 0;
+    // Each request after the first on a connection is dropped unanswered, as by a server that had closed it.
+    const drop: Handler = (req, res) => {
+      seen.push(req.method ?? '');
+      if (n++ % 2 === 1) req.socket.destroy();
+      else res.writeHead(200).end('ok');
+    };
+    routes.set('/flaky', drop);
+    const f = nodeFetch();
+    try {
+      expect(await (await f(`${a.url}/flaky`)).text()).toBe('ok');
+      // The second GET goes out on the kept-alive connection, is dropped, and is sent once more on a new one.
+      expect(await (await f(`${a.url}/flaky`)).text()).toBe('ok');
+      expect(seen).toEqual(['GET', 'GET', 'GET']);
+      seen.length = 0;
+      n = 0;
+      expect(await (await f(`${a.url}/flaky`, { method: 'POST', body: 'x' })).text()).toBe('ok');
+      const again = await f(`${a.url}/flaky`, { method: 'POST', body: 'x' }).catch((e: unknown) => e);
+      expect(again).toBeInstanceOf(TypeError);
+      expect(seen).toEqual(['POST', 'POST']);
+    } finally {
+      f.close();
+    }
+  });
+
   it('carries the Transport: a Rucio whoami redirect followed by the SDK with the token kept on its origin, typed errors, aborts', async () => {
     routes.set('/accounts/whoami', (req, res) => res.writeHead(303, { Location: '/accounts/root' }).end(String(req.headers['x-rucio-auth-token'])));
     routes.set('/accounts/root', (req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ account: 'root', account_type: 'SERVICE', status: 'ACTIVE', email: null, token: req.headers['x-rucio-auth-token'] })));
